@@ -1,0 +1,141 @@
+"""Pure builders: request -> envelope bytes, and (for the sandbox) result or fault -> bytes.
+
+No I/O. The only clock read is the documented default of
+``build_sync_lead_envelope(timestamp=None)``; clients pass their own clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from lxml import etree
+
+from ._errors import ValidationError
+from ._models import Fault, LeadRecord, SyncLeadResult, check_sync_keys, check_xml_text
+from ._signing import format_timestamp, sign
+from ._xml import MKTOWS, NSMAP, RESPONSE_NSMAP, SOAP_ENV, XSI_NIL, sub, to_bytes
+
+__all__ = ["build_fault_envelope", "build_sync_lead_envelope", "build_sync_lead_response"]
+
+_ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
+_HEADER = f"{{{SOAP_ENV}}}Header"
+_BODY = f"{{{SOAP_ENV}}}Body"
+_FAULT = f"{{{SOAP_ENV}}}Fault"
+
+
+def _lead_record(parent: etree._Element, lead: LeadRecord, *, typed: bool) -> None:
+    """Write a LeadRecord's children in schema order (SPEC §1)."""
+    if lead.id is not None:
+        sub(parent, "Id", str(lead.id))
+    if lead.email is not None:
+        sub(parent, "Email", lead.email)
+    if lead.foreign_sys_person_id is not None:
+        sub(parent, "ForeignSysPersonId", lead.foreign_sys_person_id)
+    if lead.foreign_sys_type is not None:
+        sub(parent, "ForeignSysType", lead.foreign_sys_type.value)
+    if lead.attributes:
+        attr_list = sub(parent, "leadAttributeList")
+        for attr in lead.attributes.as_tuple():
+            node = sub(attr_list, "attribute")
+            sub(node, "attrName", attr.name)
+            if attr.type is not None or typed:
+                sub(node, "attrType", attr.type or "string")
+            sub(node, "attrValue", attr.value)
+
+
+def _optional_text(value: str | None, field: str) -> str | None:
+    if value is None:
+        return None
+    check_xml_text(value, field)
+    if not value.strip():
+        raise ValidationError(f"{field} is empty; give a value or leave it out", field=field)
+    return value
+
+
+def build_sync_lead_envelope(
+    lead: LeadRecord,
+    *,
+    user_id: str,
+    encryption_key: str,
+    return_lead: bool = False,
+    marketo_cookie: str | None = None,
+    workspace: str | None = None,
+    timestamp: dt.datetime | None = None,
+) -> bytes:
+    """Build a signed ``paramsSyncLead`` SOAP envelope.
+
+    ``timestamp`` must be timezone-aware (None means now, in UTC); the same
+    inputs and timestamp give the same bytes. Raises ValidationError, naming
+    the field, for anything the service would refuse or XML cannot carry.
+
+    >>> build_sync_lead_envelope(LeadRecord(email="t@t.com"), user_id=U, encryption_key=K)
+    """
+    if not isinstance(lead, LeadRecord):
+        raise ValidationError(
+            f"lead must be a LeadRecord, not {type(lead).__name__}", field="leadRecord"
+        )
+    check_sync_keys(lead)
+    user_id = _optional_text(user_id, "user_id") or ""
+    if not isinstance(encryption_key, str) or not encryption_key:
+        # The message never shows the key, whatever it is.
+        raise ValidationError("encryption_key must be a non-empty str", field="encryption_key")
+    marketo_cookie = _optional_text(marketo_cookie, "marketo_cookie")
+    workspace = _optional_text(workspace, "workspace")
+    if not isinstance(return_lead, bool):
+        raise ValidationError("return_lead must be True or False", field="returnLead")
+    if not user_id:
+        raise ValidationError("user_id is required", field="user_id")
+    when = format_timestamp(timestamp or dt.datetime.now(dt.timezone.utc))
+
+    envelope = etree.Element(_ENVELOPE, nsmap=NSMAP)
+    header = etree.SubElement(envelope, _HEADER)
+    auth = etree.SubElement(header, f"{{{MKTOWS}}}AuthenticationHeader")
+    sub(auth, "mktowsUserId", user_id)
+    sub(auth, "requestSignature", sign(when, user_id, encryption_key))
+    sub(auth, "requestTimestamp", when)
+    if workspace is not None:
+        context = etree.SubElement(header, f"{{{MKTOWS}}}MktowsContextHeader")
+        sub(context, "targetWorkspace", workspace)
+    params = etree.SubElement(
+        etree.SubElement(envelope, _BODY), f"{{{MKTOWS}}}paramsSyncLead"
+    )
+    _lead_record(sub(params, "leadRecord"), lead, typed=False)
+    sub(params, "returnLead", "true" if return_lead else "false")
+    if marketo_cookie is not None:
+        sub(params, "marketoCookie", marketo_cookie)
+    return to_bytes(envelope)
+
+
+def build_sync_lead_response(result: SyncLeadResult) -> bytes:
+    """A ``successSyncLead`` envelope as Marketo writes it (nil error/leadRecord when absent)."""
+    envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
+    body = etree.SubElement(envelope, _BODY)
+    res = sub(etree.SubElement(body, f"{{{MKTOWS}}}successSyncLead"), "result")
+    sub(res, "leadId", str(result.lead_id))
+    status = sub(res, "syncStatus")
+    sub(status, "leadId", str(result.lead_id))
+    sub(status, "status", result.status.value)
+    if result.error is None:
+        sub(status, "error").set(XSI_NIL, "true")
+    else:
+        sub(status, "error", result.error)
+    record = sub(res, "leadRecord")
+    if result.lead is None:
+        record.set(XSI_NIL, "true")
+    else:
+        _lead_record(record, result.lead, typed=True)
+    return to_bytes(envelope)
+
+
+def build_fault_envelope(fault: Fault) -> bytes:
+    """A SOAP 1.1 fault in Marketo's shape, with ``detail/ns1:serviceException``."""
+    envelope = etree.Element(_ENVELOPE, nsmap=NSMAP)
+    node = etree.SubElement(etree.SubElement(envelope, _BODY), _FAULT)
+    sub(node, "faultcode", fault.faultcode)
+    sub(node, "faultstring", fault.faultstring)
+    if fault.code is not None:
+        exc = etree.SubElement(sub(node, "detail"), f"{{{MKTOWS}}}serviceException")
+        sub(exc, "name", fault.name or "mktServiceException")
+        sub(exc, "message", fault.message or fault.faultstring)
+        sub(exc, "code", str(fault.code))
+    return to_bytes(envelope)

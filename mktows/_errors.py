@@ -1,0 +1,221 @@
+"""The exception tree of mktows. Pure: imports nothing from httpx, lxml or sqlite3.
+
+Every failure a user can meet is one of these::
+
+    MktowsError
+    ├── ValidationError (also ValueError)   bad input, raised before anything is sent
+    │   └── ConversionError                 an attribute value does not fit its attrType
+    ├── ConfigError (also ValueError)       bad settings: client options, sandbox configuration
+    └── RemoteError                         the service or the wire was at fault
+        ├── TransportError                  could not talk to the server at all
+        │   └── DeadlineExceeded            the call's total deadline ran out
+        ├── ResponseError                   the server answered something that is not syncLead
+        │   └── ResponseTooLarge            the answer exceeded max_response_bytes
+        └── FaultError                      a SOAP fault; .fault and .code say which
+            ├── AccessDeniedError           20013
+            ├── AuthenticationError         20014
+            ├── QuotaExceededError          20015
+            ├── RequestExpiredError         20016
+            ├── RateLimitError              20023
+            ├── ConcurrencyLimitError       20024
+            ├── ServiceInternalError        10001, 20011
+            ├── LeadNotFoundError           20103
+            └── UnknownAttributeError       20105
+
+``error.retryable`` tells whether trying the same call again may succeed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._models import Fault
+
+__all__ = [
+    "AccessDeniedError",
+    "AuthenticationError",
+    "ConcurrencyLimitError",
+    "ConfigError",
+    "ConversionError",
+    "DeadlineExceeded",
+    "FaultError",
+    "LeadNotFoundError",
+    "MktowsError",
+    "QuotaExceededError",
+    "RateLimitError",
+    "RemoteError",
+    "RequestExpiredError",
+    "ResponseError",
+    "ResponseTooLarge",
+    "ServiceInternalError",
+    "TransportError",
+    "UnknownAttributeError",
+    "ValidationError",
+    "fault_error",
+]
+
+EXCERPT_LIMIT = 500
+
+
+def excerpt(body: bytes, limit: int = EXCERPT_LIMIT) -> str:
+    """A bounded, printable excerpt of a response body for error messages."""
+    text = body[:limit].decode("utf-8", errors="replace")
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in text)
+    return text + ("…" if len(body) > limit else "")
+
+
+class MktowsError(Exception):
+    """Base class of every error mktows raises."""
+
+    retryable: bool = False
+
+
+class ValidationError(MktowsError, ValueError):
+    """The input cannot be sent as it is; ``field`` names the culprit. Nothing was sent."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ConversionError(ValidationError):
+    """An attribute value cannot be converted to the Python type its ``attrType`` names."""
+
+
+class ConfigError(MktowsError, ValueError):
+    """Settings that cannot work (a client option, a sandbox configuration file)."""
+
+
+class RemoteError(MktowsError):
+    """The server, a proxy or the network was at fault, not the input."""
+
+
+class TransportError(RemoteError):
+    """No usable HTTP exchange took place (connection refused, reset, timed out…).
+
+    The underlying httpx exception is kept as ``__cause__``.
+    """
+
+    retryable = True
+
+
+class DeadlineExceeded(TransportError):
+    """The call did not finish within the client's total ``deadline`` (retries included)."""
+
+
+class ResponseError(RemoteError):
+    """The server answered, but not with a syncLead response or a SOAP fault.
+
+    ``status_code`` is the HTTP status (None when parsing bytes directly) and
+    ``body_excerpt`` the first few hundred characters of the body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        body: bytes = b"",
+    ) -> None:
+        self.reason = message
+        self.status_code = status_code
+        self.body_excerpt = excerpt(body)
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"HTTP {self.status_code}: " if self.status_code is not None else ""
+        shown = f"; body starts: {self.body_excerpt!r}" if self.body_excerpt else "; body is empty"
+        return f"{where}{self.reason}{shown}"
+
+    def with_status(self, status_code: int) -> ResponseError:
+        """Attach the HTTP status once the caller knows it."""
+        self.status_code = status_code
+        self.args = (self._describe(),)
+        return self
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        # Gateways and overloaded servers answer with HTML; the call itself may be fine.
+        return self.status_code in (429, 502, 503, 504)
+
+
+class ResponseTooLarge(ResponseError):
+    """The response body grew past ``max_response_bytes``; reading stopped there."""
+
+
+class FaultError(RemoteError):
+    """The service answered with a SOAP fault.
+
+    ``fault`` is the parsed :class:`~mktows.Fault`; ``code`` its Marketo error
+    code (an int, or None for a fault that carries none); ``status_code`` the
+    HTTP status it came with.
+    """
+
+    def __init__(self, fault: Fault, *, status_code: int | None = None) -> None:
+        self.fault = fault
+        self.code = fault.code
+        self.status_code = status_code
+        super().__init__(str(fault))
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.code in _RETRYABLE_CODES
+
+
+class AccessDeniedError(FaultError):
+    """20013: the client is blocked. Not retried."""
+
+
+class AuthenticationError(FaultError):
+    """20014: missing header, unknown user id or bad signature; check the credentials."""
+
+
+class QuotaExceededError(FaultError):
+    """20015: the daily request quota is spent; not retried."""
+
+
+class RequestExpiredError(FaultError):
+    """20016: the timestamp was too old or too far ahead; check the clock. Retried re-signed."""
+
+
+class RateLimitError(FaultError):
+    """20023: more than the allowed calls in the rate window; retried after a backoff."""
+
+
+class ConcurrencyLimitError(FaultError):
+    """20024: too many calls at once; retried after a backoff."""
+
+
+class ServiceInternalError(FaultError):
+    """10001 or 20011: the service failed; retried after a backoff."""
+
+
+class LeadNotFoundError(FaultError):
+    """20103: the given key (usually Id) matched no lead."""
+
+
+class UnknownAttributeError(FaultError):
+    """20105: an attribute name is not a field of the lead."""
+
+
+_RETRYABLE_CODES = frozenset({10001, 20011, 20016, 20023, 20024})
+
+_FAULT_CLASSES: dict[int, type[FaultError]] = {
+    10001: ServiceInternalError,
+    20011: ServiceInternalError,
+    20013: AccessDeniedError,
+    20014: AuthenticationError,
+    20015: QuotaExceededError,
+    20016: RequestExpiredError,
+    20023: RateLimitError,
+    20024: ConcurrencyLimitError,
+    20103: LeadNotFoundError,
+    20105: UnknownAttributeError,
+}
+
+
+def fault_error(fault: Fault, *, status_code: int | None = None) -> FaultError:
+    """The most specific :class:`FaultError` subclass for ``fault``."""
+    cls = _FAULT_CLASSES.get(fault.code, FaultError) if fault.code is not None else FaultError
+    return cls(fault, status_code=status_code)

@@ -1,0 +1,416 @@
+"""Frozen dataclasses every layer shares. Pure: no XML, no I/O, no clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Union
+
+from ._errors import ConversionError, ValidationError
+
+__all__ = [
+    "FAULT_MESSAGES",
+    "Attribute",
+    "Attributes",
+    "AuthHeader",
+    "Fault",
+    "ForeignSysType",
+    "LeadRecord",
+    "SyncLeadRequest",
+    "SyncLeadResult",
+    "SyncStatus",
+    "check_sync_keys",
+    "check_xml_text",
+]
+
+MAX_LEAD_ID = 2**31 - 1  # Id is an xs:int on the wire
+
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def check_xml_text(value: object, field: str) -> str:
+    """Return ``value`` if it is a str that XML 1.0 can carry, else raise ValidationError."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            f"{field} must be a str, not {type(value).__name__}", field=field
+        )
+    bad = _NOT_XML.search(value)
+    if bad is not None:
+        raise ValidationError(
+            f"{field} contains U+{ord(bad.group()):04X} at position {bad.start()}, "
+            "a character XML 1.0 cannot carry; remove it",
+            field=field,
+        )
+    return value
+
+
+class SyncStatus(str, enum.Enum):
+    """What syncLead did with the lead. Compares equal to its wire string."""
+
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    FAILED = "FAILED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ForeignSysType(str, enum.Enum):
+    """The external system a ForeignSysPersonId comes from."""
+
+    CUSTOM = "CUSTOM"
+    SFDC = "SFDC"
+    NETSUITE = "NETSUITE"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+AttrValue = Union[str, int, float, Decimal, bool, dt.date, dt.datetime]
+
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+def _to_wire(value: AttrValue) -> tuple[str, str | None]:
+    """A Python value as (attrValue text, inferred attrType); str gets no attrType."""
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, bool):  # before int: bool is an int
+        return ("true" if value else "false"), "boolean"
+    if isinstance(value, int):
+        return str(value), "integer"
+    if isinstance(value, (float, Decimal)):
+        return str(value), "float"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            raise ValidationError(
+                "a datetime attribute value must be timezone-aware (give it a tzinfo)"
+            )
+        return value.isoformat(), "datetime"
+    if isinstance(value, dt.date):
+        return value.isoformat(), "date"
+    raise ValidationError(f"unsupported attribute value type {type(value).__name__}")
+
+
+def _parse_datetime(text: str) -> dt.datetime:
+    if text.endswith(("Z", "z")):  # fromisoformat() accepts "Z" only from 3.11 on
+        text = text[:-1] + "+00:00"
+    return dt.datetime.fromisoformat(text)
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+_CONVERTERS = {
+    "integer": int,
+    "score": int,
+    "boolean": _parse_bool,
+    "float": float,
+    "percent": float,
+    "currency": Decimal,
+    "date": dt.date.fromisoformat,
+    "datetime": _parse_datetime,
+}
+
+TypedValue = Union[str, int, float, Decimal, bool, dt.date, dt.datetime, None]
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Attribute:
+    """One lead field: ``attrName``, optional ``attrType`` and ``attrValue``.
+
+    A non-str ``value`` is written in its wire form and, when ``type`` is not
+    given, typed for it (int -> integer, bool -> boolean, float/Decimal -> float,
+    date -> date, aware datetime -> datetime).
+    """
+
+    name: str
+    value: str
+    type: str | None
+
+    def __init__(self, *, name: str, value: AttrValue, type: str | None = None) -> None:  # noqa: A002
+        check_xml_text(name, "attribute name")
+        if not name.strip():
+            raise ValidationError("attribute name is empty", field="attribute name")
+        if not isinstance(value, str):
+            value, inferred = _to_wire(value)
+            type = type if type is not None else inferred  # noqa: A001
+        check_xml_text(value, f"attribute {name!r} value")
+        if type is not None:
+            check_xml_text(type, f"attribute {name!r} type")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "type", type)
+
+    @property
+    def typed_value(self) -> TypedValue:
+        """The value converted by ``type``: integer/score -> int, boolean -> bool,
+        float/percent -> float, currency -> Decimal, date, datetime; else str.
+        An empty value of a non-text type is None.
+        """
+        convert = _CONVERTERS.get((self.type or "").lower())
+        if convert is None:
+            return self.value
+        if not self.value.strip():
+            return None
+        try:
+            return convert(self.value.strip())  # type: ignore[no-any-return]
+        except (ValueError, ArithmeticError, InvalidOperation) as exc:
+            raise ConversionError(
+                f"attribute {self.name!r} has type {self.type!r} but its value "
+                f"{self.value[:80]!r} is not one",
+                field=self.name,
+            ) from exc
+
+
+class Attributes(Mapping[str, str]):
+    """Read-only, ordered mapping of attribute name -> value (str), keeping each
+    :class:`Attribute` (with its ``attrType``) for :meth:`attribute` and :meth:`typed`.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(
+        self, items: Mapping[str, AttrValue] | Iterable[Attribute] = ()
+    ) -> None:
+        attrs: dict[str, Attribute] = {}
+        if isinstance(items, Attributes):
+            attrs = dict(items._items)
+        elif isinstance(items, Mapping):
+            for name, value in items.items():
+                attrs[name] = Attribute(name=name, value=value)
+        else:
+            for attr in items:
+                if not isinstance(attr, Attribute):
+                    raise ValidationError(
+                        f"attributes must be Attribute objects or a mapping, got "
+                        f"{type(attr).__name__}",
+                        field="attributes",
+                    )
+                if attr.name in attrs:
+                    raise ValidationError(
+                        f"attribute {attr.name!r} is given twice", field=attr.name
+                    )
+                attrs[attr.name] = attr
+        self._items = attrs
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name].value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Attributes):
+            return list(self._items.values()) == list(other._items.values())
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.values()))
+
+    def __repr__(self) -> str:
+        return f"Attributes({list(self._items.values())!r})"
+
+    def attribute(self, name: str) -> Attribute:
+        """The whole :class:`Attribute` (name, type, value) for ``name``."""
+        return self._items[name]
+
+    def typed(self, name: str) -> TypedValue:
+        """The value of ``name`` converted by its ``attrType`` (see Attribute.typed_value)."""
+        return self._items[name].typed_value
+
+    def as_tuple(self) -> tuple[Attribute, ...]:
+        """All attributes in order, as :class:`Attribute` objects."""
+        return tuple(self._items.values())
+
+
+def _check_lead_id(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(
+            f"Id must be an int, not {type(value).__name__}", field="Id"
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii() or not text.isdigit():
+            raise ValidationError(f"Id must be a whole number, got {value[:40]!r}", field="Id")
+        value = int(text)
+    if not 1 <= value <= MAX_LEAD_ID:
+        raise ValidationError(
+            f"Id must be between 1 and {MAX_LEAD_ID} (an xs:int lead id), got {value}",
+            field="Id",
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class LeadRecord:
+    """A lead: its keys and its attributes.
+
+    >>> LeadRecord(email="george@jungle.com", attributes={"FirstName": "George"})
+
+    ``id`` is the Marketo lead id; ``foreign_sys_person_id`` needs a
+    ``foreign_sys_type``. ``attributes`` takes a mapping (name -> value) or
+    :class:`Attribute` objects and is always an :class:`Attributes` mapping.
+    """
+
+    id: int | None
+    email: str | None
+    foreign_sys_person_id: str | None
+    foreign_sys_type: ForeignSysType | None
+    attributes: Attributes
+
+    def __init__(
+        self,
+        *,
+        id: int | str | None = None,  # noqa: A002
+        email: str | None = None,
+        foreign_sys_person_id: str | None = None,
+        foreign_sys_type: ForeignSysType | str | None = None,
+        attributes: Mapping[str, AttrValue] | Iterable[Attribute] = (),
+    ) -> None:
+        if id is not None:
+            id = _check_lead_id(id)  # noqa: A001
+        if email is not None:
+            check_xml_text(email, "Email")
+        if foreign_sys_person_id is not None:
+            check_xml_text(foreign_sys_person_id, "ForeignSysPersonId")
+        if foreign_sys_type is not None:
+            try:
+                foreign_sys_type = ForeignSysType(foreign_sys_type)
+            except ValueError:
+                allowed = ", ".join(t.value for t in ForeignSysType)
+                raise ValidationError(
+                    f"ForeignSysType must be one of {allowed}, got {str(foreign_sys_type)[:40]!r}",
+                    field="ForeignSysType",
+                ) from None
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "email", email)
+        object.__setattr__(self, "foreign_sys_person_id", foreign_sys_person_id)
+        object.__setattr__(self, "foreign_sys_type", foreign_sys_type)
+        object.__setattr__(self, "attributes", Attributes(attributes))
+
+
+def check_sync_keys(lead: LeadRecord) -> None:
+    """Raise ValidationError unless ``lead`` can be sent to syncLead (SPEC §1 key rules)."""
+    if lead.email is not None and not lead.email.strip():
+        raise ValidationError("Email is empty; give an address or leave it out", field="Email")
+    if lead.foreign_sys_person_id is not None:
+        if not lead.foreign_sys_person_id.strip():
+            raise ValidationError(
+                "ForeignSysPersonId is empty; give one or leave it out",
+                field="ForeignSysPersonId",
+            )
+        if lead.foreign_sys_type is None:
+            raise ValidationError(
+                "ForeignSysPersonId needs a ForeignSysType (CUSTOM, SFDC or NETSUITE)",
+                field="ForeignSysType",
+            )
+    if lead.id is None and lead.email is None and lead.foreign_sys_person_id is None:
+        raise ValidationError(
+            "a lead needs a key: give id, email or foreign_sys_person_id", field="leadRecord"
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncLeadResult:
+    """What syncLead answered: the lead id, the status, the reason of a FAILED
+    status, and the full lead when ``return_lead`` was asked for.
+    """
+
+    lead_id: int
+    status: SyncStatus
+    error: str | None = None
+    lead: LeadRecord | None = None
+
+
+# SPEC §4: Marketo's fault messages by code.
+FAULT_MESSAGES: Mapping[int, str] = {
+    10001: "Internal Error",
+    20011: "Internal Error",
+    20012: "Request Not Understood",
+    20013: "Access Denied",
+    20014: "Authentication failed",
+    20015: "Request Limit Exceeded",
+    20016: "Request Expired",
+    20017: "Invalid Request",
+    20019: "Unsupported Operation",
+    20023: "Rate Limit Exceeded",
+    20024: "Concurrency Limit Exceeded",
+    20103: "Lead Not Found",
+    20105: "Lead Attribute Bad",
+    20106: "Lead Sync Failed",
+    20109: "Parameter Required",
+    20110: "Bad Parameter",
+}
+
+# Codes a server sends as SOAP-ENV:Server; all others blame the client.
+_SERVER_CODES = frozenset({10001, 20011, 20106})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fault:
+    """A SOAP fault: ``faultcode``/``faultstring`` and, from
+    ``detail/serviceException``, ``name``, ``message`` and the integer ``code``.
+    """
+
+    faultcode: str
+    faultstring: str
+    code: int | None = None
+    message: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        return self.message or self.faultstring or self.faultcode
+
+    @classmethod
+    def for_code(cls, code: int, detail: str | None = None) -> Fault:
+        """The fault Marketo sends for ``code`` (SPEC §4), with an optional detail."""
+        text = FAULT_MESSAGES.get(code, "Internal Error")
+        side = "SOAP-ENV:Server" if code in _SERVER_CODES else "SOAP-ENV:Client"
+        message = f"{text} ({code})" + (f" - {detail}" if detail else "")
+        return cls(
+            faultcode=side,
+            faultstring=f"{code} - {text}",
+            code=code,
+            message=message,
+            name="mktServiceException",
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthHeader:
+    """The AuthenticationHeader as received (server side)."""
+
+    user_id: str
+    signature: str
+    timestamp: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SyncLeadRequest:
+    """A parsed ``paramsSyncLead`` request with its headers (server side).
+
+    ``auth`` is None when the AuthenticationHeader is missing; ``workspace`` is
+    None when no MktowsContextHeader was sent (or it was nil).
+    """
+
+    auth: AuthHeader | None
+    workspace: str | None
+    lead: LeadRecord
+    return_lead: bool
+    marketo_cookie: str | None = None

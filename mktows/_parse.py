@@ -1,0 +1,245 @@
+"""Pure parsers: response bytes -> SyncLeadResult | Fault, and (for the sandbox)
+request bytes -> SyncLeadRequest. No I/O; namespace-aware, prefix-agnostic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lxml import etree
+
+from ._errors import FaultError, ResponseError, ValidationError
+from ._models import (
+    Attribute,
+    AuthHeader,
+    Fault,
+    LeadRecord,
+    SyncLeadRequest,
+    SyncLeadResult,
+    SyncStatus,
+)
+from ._xml import MKTOWS, SOAP12_ENV, SOAP_ENV, XSI_NIL, children, is_nil, parse_xml, text_of
+
+__all__ = ["parse_sync_lead_request", "parse_sync_lead_response"]
+
+_ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
+_BODY = f"{{{SOAP_ENV}}}Body"
+_HEADER = f"{{{SOAP_ENV}}}Header"
+_FAULT = f"{{{SOAP_ENV}}}Fault"
+_ENVELOPE12 = f"{{{SOAP12_ENV}}}Envelope"
+_SUCCESS = f"{{{MKTOWS}}}successSyncLead"
+_PARAMS = f"{{{MKTOWS}}}paramsSyncLead"
+_AUTH = f"{{{MKTOWS}}}AuthenticationHeader"
+_CONTEXT = f"{{{MKTOWS}}}MktowsContextHeader"
+_LEADING_CODE = re.compile(r"^\s*(\d{4,6})\b")
+_TRAILING_CODE = re.compile(r"\((\d{4,6})\)")
+
+
+def _body_payload(root: etree._Element, body: bytes, envelope: str, body_tag: str) -> etree._Element:
+    if root.tag != envelope:
+        raise ResponseError(f"expected a SOAP envelope, got <{root.tag}>", body=body)
+    payload = None
+    for part in root:
+        if part.tag == body_tag:
+            payload = next((el for el in part if isinstance(el.tag, str)), None)
+            break
+    if payload is None:
+        raise ResponseError("the SOAP envelope has an empty or missing Body", body=body)
+    return payload
+
+
+def parse_sync_lead_response(body: bytes, *, status_code: int | None = None) -> SyncLeadResult | Fault:
+    """Parse a syncLead answer: a :class:`SyncLeadResult`, or a :class:`Fault`.
+
+    Anything else (not XML, an HTML page, another namespace or operation, a
+    missing or malformed field) raises :class:`ResponseError` carrying
+    ``status_code`` and an excerpt of the body.
+    """
+    try:
+        root = parse_xml(body)
+        if root.tag == _ENVELOPE12:
+            return _soap12_fault(_body_payload(root, body, _ENVELOPE12, f"{{{SOAP12_ENV}}}Body"), body)
+        payload = _body_payload(root, body, _ENVELOPE, _BODY)
+        if payload.tag == _FAULT:
+            return _fault(payload)
+        if payload.tag != _SUCCESS:
+            raise ResponseError(f"expected successSyncLead or a Fault, got <{payload.tag}>", body=body)
+        return _result(payload, body)
+    except ResponseError as exc:
+        if status_code is not None:
+            exc.with_status(status_code)
+        raise
+
+
+def _fault_code(*texts: str | None) -> int | None:
+    for text in texts:
+        if text:
+            found = _LEADING_CODE.match(text) or _TRAILING_CODE.search(text)
+            if found:
+                return int(found.group(1))
+    return None
+
+
+def _fault(node: etree._Element) -> Fault:
+    parts = children(node)
+    faultcode = text_of(parts.get("faultcode")) or ""
+    faultstring = text_of(parts.get("faultstring")) or ""
+    detail = parts.get("detail")
+    exc = None
+    if detail is not None:
+        exc = next(
+            (el for el in detail if isinstance(el.tag, str) and el.tag.endswith("serviceException")),
+            None,
+        )
+    name = message = code_text = None
+    if exc is not None:
+        info = children(exc)
+        name = text_of(info.get("name"))
+        message = text_of(info.get("message"))
+        code_text = text_of(info.get("code"))
+    code = int(code_text) if code_text and code_text.strip().isdigit() else None
+    if code is None:
+        code = _fault_code(faultstring, message)
+    return Fault(faultcode=faultcode, faultstring=faultstring, code=code, message=message, name=name)
+
+
+def _soap12_fault(node: etree._Element, body: bytes) -> Fault:
+    if node.tag != f"{{{SOAP12_ENV}}}Fault":
+        raise ResponseError("a SOAP 1.2 envelope that is not a fault; syncLead speaks SOAP 1.1", body=body)
+    ns = f"{{{SOAP12_ENV}}}"
+    faultcode = node.findtext(f"{ns}Code/{ns}Value") or ""
+    faultstring = node.findtext(f"{ns}Reason/{ns}Text") or ""
+    return Fault(faultcode=faultcode.strip(), faultstring=faultstring.strip(), code=_fault_code(faultstring))
+
+
+def _int(el: etree._Element | None, what: str, body: bytes) -> int:
+    text = text_of(el)
+    if text is None:
+        raise ResponseError(f"{what} is missing", body=body)
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ResponseError(f"{what} is not an integer: {text[:40]!r}", body=body) from None
+
+
+def _result(payload: etree._Element, body: bytes) -> SyncLeadResult:
+    result = children(payload).get("result")
+    if result is None:
+        raise ResponseError("successSyncLead has no result", body=body)
+    parts = children(result)
+    status_el = parts.get("syncStatus")
+    status_parts = children(status_el) if status_el is not None else {}
+    lead_el = parts.get("leadId")
+    if lead_el is None:  # leadId is required in result; tolerate it only in syncStatus
+        lead_el = status_parts.get("leadId")
+    lead_id = _int(lead_el, "result/leadId", body)
+    status_text = text_of(status_parts.get("status"))
+    try:
+        status = SyncStatus((status_text or "").strip())
+    except ValueError:
+        raise ResponseError(
+            f"syncStatus/status must be CREATED, UPDATED or FAILED, got {status_text!r}", body=body
+        ) from None
+    record = parts.get("leadRecord")
+    lead = None
+    if record is not None and not is_nil(record):
+        try:
+            lead = _lead(record)
+        except ValidationError as exc:
+            raise ResponseError(f"the returned leadRecord is malformed: {exc}", body=body) from exc
+    return SyncLeadResult(lead_id=lead_id, status=status, error=text_of(status_parts.get("error")), lead=lead)
+
+
+def _attributes(attr_list: etree._Element | None) -> list[Attribute]:
+    if attr_list is None or attr_list.get(XSI_NIL) in ("true", "1"):
+        return []
+    attrs = []
+    for node in attr_list:
+        if not isinstance(node.tag, str):
+            continue
+        parts = children(node)
+        name = text_of(parts.get("attrName"))
+        if name is None:
+            raise ValidationError("an attribute has no attrName", field="attrName")
+        attrs.append(
+            Attribute(
+                name=name,
+                value=text_of(parts.get("attrValue")) or "",
+                type=text_of(parts.get("attrType")),
+            )
+        )
+    return attrs
+
+
+def _lead(node: etree._Element) -> LeadRecord:
+    """A LeadRecord element into a LeadRecord; ValidationError names a bad field."""
+    parts = children(node)
+    return LeadRecord(
+        id=text_of(parts.get("Id")),
+        email=text_of(parts.get("Email")),
+        foreign_sys_person_id=text_of(parts.get("ForeignSysPersonId")),
+        foreign_sys_type=text_of(parts.get("ForeignSysType")),
+        attributes=_attributes(parts.get("leadAttributeList")),
+    )
+
+
+# -- server side -------------------------------------------------------------------
+
+
+def _reject(code: int, detail: str) -> FaultError:
+    return FaultError(Fault.for_code(code, detail))
+
+
+def parse_sync_lead_request(body: bytes) -> SyncLeadRequest:
+    """Parse a syncLead request as the service would (server side).
+
+    Raises FaultError carrying the fault to answer: 20012 for anything that is
+    not a SOAP 1.1 envelope, 20019 for another operation, 20017 for a missing
+    leadRecord or returnLead, 20110 for a bad value. Key rules and
+    authentication are the caller's to check.
+    """
+    try:
+        root = parse_xml(body)
+        payload = _body_payload(root, body, _ENVELOPE, _BODY)
+    except ResponseError as exc:
+        raise _reject(20012, exc.reason) from exc
+    if payload.tag != _PARAMS:
+        raise _reject(20019, f"unsupported operation element <{etree.QName(payload).localname}>")
+    auth = None
+    workspace = None
+    header = next((el for el in root if el.tag == _HEADER), None)
+    for block in header if header is not None else ():
+        if block.tag == _AUTH:
+            parts = children(block)
+            auth = AuthHeader(
+                user_id=(text_of(parts.get("mktowsUserId")) or "").strip(),
+                signature=(text_of(parts.get("requestSignature")) or "").strip(),
+                timestamp=(text_of(parts.get("requestTimestamp")) or "").strip(),
+            )
+        elif block.tag == _CONTEXT and block.get(XSI_NIL) not in ("true", "1"):
+            # A nil context header (JAX-WS sends one when no workspace is set) means none.
+            target = children(block).get("targetWorkspace")
+            workspace = None if target is None or target.get(XSI_NIL) in ("true", "1") else (target.text or "").strip()
+    parts = children(payload)
+    record = parts.get("leadRecord")
+    if record is None or record.get(XSI_NIL) in ("true", "1"):
+        raise _reject(20017, "leadRecord is required")
+    return_text = text_of(parts.get("returnLead"))
+    if return_text is None:
+        raise _reject(20017, "returnLead is required")
+    if return_text.strip() not in ("true", "false", "1", "0"):
+        raise _reject(20110, f"returnLead must be true or false, got {return_text[:20]!r}")
+    try:
+        lead = _lead(record)
+    except ValidationError as exc:
+        raise _reject(20110, str(exc)) from exc
+    return SyncLeadRequest(
+        auth=auth,
+        workspace=workspace,
+        lead=lead,
+        return_lead=return_text.strip() in ("true", "1"),
+        marketo_cookie=text_of(parts.get("marketoCookie")),
+    )
+
+
+

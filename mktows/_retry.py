@@ -1,0 +1,118 @@
+"""The retry policy (SPEC §4) and the call flow both clients drive. Pure: the
+clocks and the random source are parameters; sending and sleeping are the
+driver's, requested by yielding :class:`Send` and :class:`Sleep`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+from ._errors import ConfigError, DeadlineExceeded, MktowsError, RequestExpiredError, fault_error
+from ._models import Fault, SyncLeadResult
+from ._parse import parse_sync_lead_response
+
+__all__ = ["RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How a client retries one call.
+
+    ``attempts`` bounds the tries for back-off-worthy failures (10001/20011,
+    20023, 20024, transport errors, gateway errors); 1 means never retry.
+    The n-th retry waits ``backoff * multiplier**(n-1)`` seconds, capped at
+    ``max_backoff``, with full jitter. A 20016 (stale timestamp) is re-signed
+    and retried at once, up to ``resign_attempts`` times. 20013, 20014, 20015
+    and validation faults are never retried.
+    """
+
+    attempts: int = 5
+    backoff: float = 1.0
+    multiplier: float = 2.0
+    max_backoff: float = 30.0
+    resign_attempts: int = 2
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.resign_attempts < 0:
+            raise ConfigError("RetryPolicy needs attempts >= 1 and resign_attempts >= 0")
+        if self.backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ConfigError("RetryPolicy needs backoff, max_backoff >= 0 and multiplier >= 1")
+
+    def delay(self, retry: int, random: float) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based); ``random`` in [0, 1)."""
+        ceiling = min(self.max_backoff, self.backoff * self.multiplier ** (retry - 1))
+        return ceiling * random
+
+
+NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Ask the driver to POST ``body``, giving up after ``timeout`` seconds."""
+
+    body: bytes
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Ask the driver to wait."""
+
+    seconds: float
+
+
+Response = tuple[int, bytes]
+Flow = Generator["Send | Sleep", "Response | None", SyncLeadResult]
+
+
+def call_flow(
+    build: Callable[[dt.datetime], bytes],
+    *,
+    policy: RetryPolicy,
+    clock: Callable[[], dt.datetime],
+    monotonic: Callable[[], float],
+    random: Callable[[], float],
+    deadline: float,
+) -> Flow:
+    """One syncLead call: sign afresh, send, parse, retry per ``policy`` within ``deadline``.
+
+    Transport failures come back into the flow as exceptions thrown at the
+    ``yield``. A FAILED status is returned; a fault is raised as its FaultError.
+    """
+    ends = monotonic() + deadline
+    tries = resigns = 0
+    while True:
+        tries += 1
+        body = build(clock())
+        try:
+            remaining = ends - monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(f"the call's deadline of {deadline:g}s ran out")
+            response = yield Send(body, remaining)
+            assert response is not None
+            status, data = response
+            outcome = parse_sync_lead_response(data, status_code=status)
+            if isinstance(outcome, Fault):
+                raise fault_error(outcome, status_code=status)
+            return outcome
+        except DeadlineExceeded:
+            raise
+        except MktowsError as exc:
+            if isinstance(exc, RequestExpiredError) and resigns < policy.resign_attempts:
+                resigns += 1
+                tries -= 1
+                log.info("syncLead: timestamp refused (20016); re-signing and retrying")
+                continue
+            if not exc.retryable or tries >= policy.attempts:
+                raise
+            wait = policy.delay(tries, random())
+            if monotonic() + wait >= ends:
+                raise
+            log.warning("syncLead: %s; retry %d in %.2fs", exc, tries, wait)
+            yield Sleep(wait)

@@ -1,0 +1,127 @@
+"""HTTP for syncLead over httpx: one POST, a capped streaming read, and the ONE
+place where httpx exceptions become mktows errors. No XML, no retries.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from ._errors import DeadlineExceeded, ResponseTooLarge, TransportError
+
+SOAP_ACTION = '"http://www.marketo.com/mktows/syncLead"'
+HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": SOAP_ACTION,
+    "Accept": "text/xml",
+}
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+
+
+@contextmanager
+def map_httpx_errors(url: str) -> Iterator[None]:
+    """Turn every httpx failure into a mktows TransportError, chained."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise TransportError(
+            f"timed out talking to {url} ({type(exc).__name__}); the server may be slow "
+            "or unreachable, try again or raise the timeout"
+        ) from exc
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        raise TransportError(
+            f"could not complete the request to {url}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _timeout(base: httpx.Timeout, remaining: float) -> httpx.Timeout:
+    def cap(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return httpx.Timeout(
+        connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool)
+    )
+
+
+def _too_large(response: httpx.Response, limit: int, status: int) -> ResponseTooLarge | None:
+    length = response.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > limit:
+        return ResponseTooLarge(
+            f"the response announces {length} bytes, over max_response_bytes={limit}",
+            status_code=status,
+        )
+    return None
+
+
+class _Capped:
+    """Collects body chunks up to ``limit`` bytes before ``ends`` (a monotonic time)."""
+
+    def __init__(self, limit: int, ends: float, status: int) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.ends = ends
+        self.status = status
+
+    def add(self, chunk: bytes) -> None:
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise ResponseTooLarge(
+                f"the response grew past max_response_bytes={self.limit}; reading stopped",
+                status_code=self.status,
+                body=b"".join(self.parts),
+            )
+        if time.monotonic() > self.ends:
+            raise DeadlineExceeded("the call's deadline ran out while the response was arriving")
+
+    def body(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def send(
+    http: httpx.Client, url: str, body: bytes, *, timeout: httpx.Timeout, remaining: float, limit: int
+) -> tuple[int, bytes]:
+    """POST a syncLead envelope; return (status, body) read within the limits."""
+    ends = time.monotonic() + remaining
+    with map_httpx_errors(url), http.stream(
+        "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
+    ) as response:
+        status = response.status_code
+        early = _too_large(response, limit, status)
+        if early:
+            raise early
+        capped = _Capped(limit, ends, status)
+        chunks: Iterator[bytes] = response.iter_bytes()
+        for chunk in chunks:
+            capped.add(chunk)
+        return status, capped.body()
+
+
+async def asend(
+    http: httpx.AsyncClient,
+    url: str,
+    body: bytes,
+    *,
+    timeout: httpx.Timeout,
+    remaining: float,
+    limit: int,
+) -> tuple[int, bytes]:
+    """The async twin of :func:`send`."""
+    ends = time.monotonic() + remaining
+    with map_httpx_errors(url):
+        async with http.stream(
+            "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
+        ) as response:
+            status = response.status_code
+            early = _too_large(response, limit, status)
+            if early:
+                raise early
+            capped = _Capped(limit, ends, status)
+            chunks: AsyncIterator[bytes] = response.aiter_bytes()
+            async for chunk in chunks:
+                capped.add(chunk)
+            return status, capped.body()
