@@ -96,9 +96,7 @@ def build_sync_lead_envelope(
     if workspace is not None:
         context = etree.SubElement(header, f"{{{MKTOWS}}}MktowsContextHeader")
         sub(context, "targetWorkspace", workspace)
-    params = etree.SubElement(
-        etree.SubElement(envelope, _BODY), f"{{{MKTOWS}}}paramsSyncLead"
-    )
+    params = etree.SubElement(etree.SubElement(envelope, _BODY), f"{{{MKTOWS}}}paramsSyncLead")
     _lead_record(sub(params, "leadRecord"), lead, typed=False)
     sub(params, "returnLead", "true" if return_lead else "false")
     if marketo_cookie is not None:

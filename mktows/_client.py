@@ -278,4 +278,3 @@ class AsyncClient(_Base[httpx.AsyncClient, httpx.AsyncBaseTransport]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-

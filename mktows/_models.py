@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Union
 
 from ._errors import ConversionError, ValidationError
 
@@ -36,9 +35,7 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 def check_xml_text(value: object, field: str) -> str:
     """Return ``value`` if it is a str that XML 1.0 can carry, else raise ValidationError."""
     if not isinstance(value, str):
-        raise ValidationError(
-            f"{field} must be a str, not {type(value).__name__}", field=field
-        )
+        raise ValidationError(f"{field} must be a str, not {type(value).__name__}", field=field)
     bad = _NOT_XML.search(value)
     if bad is not None:
         raise ValidationError(
@@ -71,7 +68,7 @@ class ForeignSysType(str, enum.Enum):
         return self.value
 
 
-AttrValue = Union[str, int, float, Decimal, bool, dt.date, dt.datetime]
+AttrValue = str | int | float | Decimal | bool | dt.date | dt.datetime
 
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
@@ -113,7 +110,7 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[str], TypedValue]] = {
     "integer": int,
     "score": int,
     "boolean": _parse_bool,
@@ -124,7 +121,7 @@ _CONVERTERS = {
     "datetime": _parse_datetime,
 }
 
-TypedValue = Union[str, int, float, Decimal, bool, dt.date, dt.datetime, None]
+TypedValue = str | int | float | Decimal | bool | dt.date | dt.datetime | None
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -140,13 +137,13 @@ class Attribute:
     value: str
     type: str | None
 
-    def __init__(self, *, name: str, value: AttrValue, type: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, name: str, value: AttrValue, type: str | None = None) -> None:
         check_xml_text(name, "attribute name")
         if not name.strip():
             raise ValidationError("attribute name is empty", field="attribute name")
         if not isinstance(value, str):
             value, inferred = _to_wire(value)
-            type = type if type is not None else inferred  # noqa: A001
+            type = type if type is not None else inferred
         check_xml_text(value, f"attribute {name!r} value")
         if type is not None:
             check_xml_text(type, f"attribute {name!r} type")
@@ -166,7 +163,7 @@ class Attribute:
         if not self.value.strip():
             return None
         try:
-            return convert(self.value.strip())  # type: ignore[no-any-return]
+            return convert(self.value.strip())
         except (ValueError, ArithmeticError, InvalidOperation) as exc:
             raise ConversionError(
                 f"attribute {self.name!r} has type {self.type!r} but its value "
@@ -182,9 +179,7 @@ class Attributes(Mapping[str, str]):
 
     __slots__ = ("_items",)
 
-    def __init__(
-        self, items: Mapping[str, AttrValue] | Iterable[Attribute] = ()
-    ) -> None:
+    def __init__(self, items: Mapping[str, AttrValue] | Iterable[Attribute] = ()) -> None:
         attrs: dict[str, Attribute] = {}
         if isinstance(items, Attributes):
             attrs = dict(items._items)
@@ -204,7 +199,7 @@ class Attributes(Mapping[str, str]):
                         f"attribute {attr.name!r} is given twice", field=attr.name
                     )
                 attrs[attr.name] = attr
-        self._items = attrs
+        self._items: dict[str, Attribute] = attrs
 
     def __getitem__(self, name: str) -> str:
         return self._items[name].value
@@ -241,9 +236,7 @@ class Attributes(Mapping[str, str]):
 
 def _check_lead_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValidationError(
-            f"Id must be an int, not {type(value).__name__}", field="Id"
-        )
+        raise ValidationError(f"Id must be an int, not {type(value).__name__}", field="Id")
     if isinstance(value, str):
         text = value.strip()
         if not text.isascii() or not text.isdigit():
@@ -277,14 +270,14 @@ class LeadRecord:
     def __init__(
         self,
         *,
-        id: int | str | None = None,  # noqa: A002
+        id: int | str | None = None,
         email: str | None = None,
         foreign_sys_person_id: str | None = None,
         foreign_sys_type: ForeignSysType | str | None = None,
         attributes: Mapping[str, AttrValue] | Iterable[Attribute] = (),
     ) -> None:
         if id is not None:
-            id = _check_lead_id(id)  # noqa: A001
+            id = _check_lead_id(id)
         if email is not None:
             check_xml_text(email, "Email")
         if foreign_sys_person_id is not None:

@@ -35,7 +35,9 @@ _LEADING_CODE = re.compile(r"^\s*(\d{4,6})\b")
 _TRAILING_CODE = re.compile(r"\((\d{4,6})\)")
 
 
-def _body_payload(root: etree._Element, body: bytes, envelope: str, body_tag: str) -> etree._Element:
+def _body_payload(
+    root: etree._Element, body: bytes, envelope: str, body_tag: str
+) -> etree._Element:
     if root.tag != envelope:
         raise ResponseError(f"expected a SOAP envelope, got <{root.tag}>", body=body)
     payload = None
@@ -48,7 +50,9 @@ def _body_payload(root: etree._Element, body: bytes, envelope: str, body_tag: st
     return payload
 
 
-def parse_sync_lead_response(body: bytes, *, status_code: int | None = None) -> SyncLeadResult | Fault:
+def parse_sync_lead_response(
+    body: bytes, *, status_code: int | None = None
+) -> SyncLeadResult | Fault:
     """Parse a syncLead answer: a :class:`SyncLeadResult`, or a :class:`Fault`.
 
     Anything else (not XML, an HTML page, another namespace or operation, a
@@ -58,12 +62,16 @@ def parse_sync_lead_response(body: bytes, *, status_code: int | None = None) -> 
     try:
         root = parse_xml(body)
         if root.tag == _ENVELOPE12:
-            return _soap12_fault(_body_payload(root, body, _ENVELOPE12, f"{{{SOAP12_ENV}}}Body"), body)
+            return _soap12_fault(
+                _body_payload(root, body, _ENVELOPE12, f"{{{SOAP12_ENV}}}Body"), body
+            )
         payload = _body_payload(root, body, _ENVELOPE, _BODY)
         if payload.tag == _FAULT:
             return _fault(payload)
         if payload.tag != _SUCCESS:
-            raise ResponseError(f"expected successSyncLead or a Fault, got <{payload.tag}>", body=body)
+            raise ResponseError(
+                f"expected successSyncLead or a Fault, got <{payload.tag}>", body=body
+            )
         return _result(payload, body)
     except ResponseError as exc:
         if status_code is not None:
@@ -88,7 +96,11 @@ def _fault(node: etree._Element) -> Fault:
     exc = None
     if detail is not None:
         exc = next(
-            (el for el in detail if isinstance(el.tag, str) and el.tag.endswith("serviceException")),
+            (
+                el
+                for el in detail
+                if isinstance(el.tag, str) and el.tag.endswith("serviceException")
+            ),
             None,
         )
     name = message = code_text = None
@@ -100,16 +112,22 @@ def _fault(node: etree._Element) -> Fault:
     code = int(code_text) if code_text and code_text.strip().isdigit() else None
     if code is None:
         code = _fault_code(faultstring, message)
-    return Fault(faultcode=faultcode, faultstring=faultstring, code=code, message=message, name=name)
+    return Fault(
+        faultcode=faultcode, faultstring=faultstring, code=code, message=message, name=name
+    )
 
 
 def _soap12_fault(node: etree._Element, body: bytes) -> Fault:
     if node.tag != f"{{{SOAP12_ENV}}}Fault":
-        raise ResponseError("a SOAP 1.2 envelope that is not a fault; syncLead speaks SOAP 1.1", body=body)
+        raise ResponseError(
+            "a SOAP 1.2 envelope that is not a fault; syncLead speaks SOAP 1.1", body=body
+        )
     ns = f"{{{SOAP12_ENV}}}"
     faultcode = node.findtext(f"{ns}Code/{ns}Value") or ""
     faultstring = node.findtext(f"{ns}Reason/{ns}Text") or ""
-    return Fault(faultcode=faultcode.strip(), faultstring=faultstring.strip(), code=_fault_code(faultstring))
+    return Fault(
+        faultcode=faultcode.strip(), faultstring=faultstring.strip(), code=_fault_code(faultstring)
+    )
 
 
 def _int(el: etree._Element | None, what: str, body: bytes) -> int:
@@ -147,7 +165,9 @@ def _result(payload: etree._Element, body: bytes) -> SyncLeadResult:
             lead = _lead(record)
         except ValidationError as exc:
             raise ResponseError(f"the returned leadRecord is malformed: {exc}", body=body) from exc
-    return SyncLeadResult(lead_id=lead_id, status=status, error=text_of(status_parts.get("error")), lead=lead)
+    return SyncLeadResult(
+        lead_id=lead_id, status=status, error=text_of(status_parts.get("error")), lead=lead
+    )
 
 
 def _attributes(attr_list: etree._Element | None) -> list[Attribute]:
@@ -219,7 +239,11 @@ def parse_sync_lead_request(body: bytes) -> SyncLeadRequest:
         elif block.tag == _CONTEXT and block.get(XSI_NIL) not in ("true", "1"):
             # A nil context header (JAX-WS sends one when no workspace is set) means none.
             target = children(block).get("targetWorkspace")
-            workspace = None if target is None or target.get(XSI_NIL) in ("true", "1") else (target.text or "").strip()
+            workspace = (
+                None
+                if target is None or target.get(XSI_NIL) in ("true", "1")
+                else (target.text or "").strip()
+            )
     parts = children(payload)
     record = parts.get("leadRecord")
     if record is None or record.get(XSI_NIL) in ("true", "1"):
@@ -240,6 +264,3 @@ def parse_sync_lead_request(body: bytes) -> SyncLeadRequest:
         return_lead=return_text.strip() in ("true", "1"),
         marketo_cookie=text_of(parts.get("marketoCookie")),
     )
-
-
-

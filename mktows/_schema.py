@@ -15,6 +15,7 @@ from ._xml import MKTOWS, SOAP_ENV, parse_xml
 
 __all__ = ["validate_envelope", "wsdl"]
 
+_PACKAGE = __name__.rpartition(".")[0]
 _WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 _SOAP_BINDING_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 _XS_NS = "http://www.w3.org/2001/XMLSchema"
@@ -22,7 +23,7 @@ _XS_NS = "http://www.w3.org/2001/XMLSchema"
 
 @functools.lru_cache(maxsize=1)
 def _wsdl_bytes() -> bytes:
-    return resources.files(__package__).joinpath("data", "mktows.wsdl").read_bytes()
+    return (resources.files(_PACKAGE) / "data" / "mktows.wsdl").read_bytes()
 
 
 _local = threading.local()  # a validator keeps its error log: one per thread
@@ -74,5 +75,5 @@ def validate_envelope(body: bytes) -> list[str]:
                 if block.tag == f"{{{SOAP_ENV}}}Fault":
                     continue
             if not schema.validate(block):
-                problems.extend(str(err.message) for err in schema.error_log)
+                problems.extend(str(err.message) for err in schema.error_log)  # type: ignore[attr-defined]
     return problems

@@ -83,13 +83,22 @@ class _Capped:
 
 
 def send(
-    http: httpx.Client, url: str, body: bytes, *, timeout: httpx.Timeout, remaining: float, limit: int
+    http: httpx.Client,
+    url: str,
+    body: bytes,
+    *,
+    timeout: httpx.Timeout,
+    remaining: float,
+    limit: int,
 ) -> tuple[int, bytes]:
     """POST a syncLead envelope; return (status, body) read within the limits."""
     ends = time.monotonic() + remaining
-    with map_httpx_errors(url), http.stream(
-        "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
-    ) as response:
+    with (
+        map_httpx_errors(url),
+        http.stream(
+            "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
+        ) as response,
+    ):
         status = response.status_code
         early = _too_large(response, limit, status)
         if early:
