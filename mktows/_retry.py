@@ -104,7 +104,10 @@ def call_flow(
         except DeadlineExceeded:
             raise
         except MktowsError as exc:
-            if isinstance(exc, RequestExpiredError) and resigns < policy.resign_attempts:
+            if isinstance(exc, RequestExpiredError):
+                # A fresh signature is the cure; a backoff is not (SPEC §4).
+                if resigns >= policy.resign_attempts:
+                    raise
                 resigns += 1
                 tries -= 1
                 log.info("syncLead: timestamp refused (20016); re-signing and retrying")
