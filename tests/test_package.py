@@ -47,9 +47,8 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and node.module:
-                found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
     return found
 
 
@@ -93,7 +92,8 @@ def test_vendored_copy_works_alone(tmp_path: Path) -> None:
         body = mktows.build_sync_lead_envelope(lead, user_id="u", encryption_key="k", timestamp=ts)
         assert mktows.validate_envelope(body) == [], "invalid"
         assert b"soap:address" in mktows.wsdl("http://127.0.0.1:1/soap/mktows/2_2")
-        fault = mktows.parse_sync_lead_response(mktows.build_fault_envelope(mktows.Fault.for_code(20014)))
+        answer = mktows.build_fault_envelope(mktows.Fault.for_code(20014))
+        fault = mktows.parse_sync_lead_response(answer)
         assert fault.code == 20014
         assert "mktows" not in sys.modules, "the installed package was imported"
         assert all(not m.startswith("mktows.") for m in sys.modules), "installed submodule imported"
