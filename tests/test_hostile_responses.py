@@ -211,8 +211,10 @@ def _rows(canary: Path, evil_port: int) -> list[tuple[str, Answer, object]]:
             "fault-no-code-at-all",
             Answer(
                 500,
-                f'<s:Envelope xmlns:s="{ENV}"><s:Body><s:Fault><faultcode>s:Server</faultcode>'
-                f"<faultstring>Something broke</faultstring></s:Fault></s:Body></s:Envelope>".encode(),
+                (
+                    f'<s:Envelope xmlns:s="{ENV}"><s:Body><s:Fault><faultcode>s:Server</faultcode>'
+                    "<faultstring>Something broke</faultstring></s:Fault></s:Body></s:Envelope>"
+                ).encode(),
             ),
             mktows.FaultError,
         ),
