@@ -29,7 +29,7 @@ __all__ = [
 MAX_LEAD_ID = 2**31 - 1  # Id is an xs:int on the wire
 
 # Characters XML 1.0 cannot carry at all, not even as character references.
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def check_xml_text(value: object, field: str) -> str:
