@@ -1,0 +1,35 @@
+"""A local Marketo-compatible syncLead server (WSGI + SQLite) for tests and demos.
+
+>>> from mktows.sandbox import make_app, serve_in_thread, DEFAULT_USER_ID, DEFAULT_ENCRYPTION_KEY
+>>> with serve_in_thread(make_app()) as server:
+...     ...  # point a Client at server.url
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    DEFAULT_ENCRYPTION_KEY,
+    DEFAULT_USER_ID,
+    DEFAULT_WORKSPACE,
+    AssignmentRule,
+    SandboxConfig,
+    Workspace,
+)
+from ._server import RunningServer, configure_serve_parser, run_serve, serve_in_thread
+from ._wsgi import ENDPOINT_PATH, SandboxApp, make_app
+
+__all__ = [
+    "DEFAULT_ENCRYPTION_KEY",
+    "DEFAULT_USER_ID",
+    "DEFAULT_WORKSPACE",
+    "ENDPOINT_PATH",
+    "AssignmentRule",
+    "RunningServer",
+    "SandboxApp",
+    "SandboxConfig",
+    "Workspace",
+    "configure_serve_parser",
+    "make_app",
+    "run_serve",
+    "serve_in_thread",
+]

@@ -1,0 +1,203 @@
+"""The thin WSGI adapter: HTTP in, bytes out. Checks the HTTP envelope (path,
+method, type, length), reads a capped body, hands the parsed request to the
+service and writes its answer. No matching rules here, no sockets.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from .._build import build_fault_envelope, build_sync_lead_response
+from .._errors import FaultError
+from .._models import Fault
+from .._parse import parse_sync_lead_request
+from .._schema import wsdl
+from ._config import SandboxConfig
+from ._service import Clock, SyncService, utc_now
+from ._store import Store
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["ENDPOINT_PATH", "SandboxApp", "make_app"]
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PATH = "/soap/mktows/2_2"
+SOAP_ACTION = "http://www.marketo.com/mktows/syncLead"
+_XML_TYPES = frozenset({"text/xml", "application/xml"})
+_XML_HEADERS = [("Content-Type", "text/xml; charset=utf-8")]
+# A callback the server may put in the environ; the app calls it when it refuses a
+# body unread, and the server then drains the body so the client can read the
+# answer instead of meeting a reset connection.
+UNREAD_BODY = "mktows.unread_body"
+
+
+def _refused_unread(environ: WSGIEnvironment) -> None:
+    callback = environ.get(UNREAD_BODY)
+    if callback is not None:
+        callback()
+
+
+class _HttpRefusal(Exception):
+    """A request refused at the HTTP level (4xx), before any SOAP is read."""
+
+    def __init__(self, status: str, message: str, *extra: tuple[str, str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.extra = list(extra)
+
+
+@functools.lru_cache(maxsize=16)
+def _wsdl_for(address: str) -> bytes:
+    return wsdl(address)
+
+
+def _address(environ: WSGIEnvironment) -> str:
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{ENDPOINT_PATH}"
+
+
+class SandboxApp:
+    """The sandbox as a WSGI application: POST syncLead to ``/soap/mktows/2_2``,
+    GET ``/soap/mktows/2_2?WSDL`` for the WSDL. ``close()`` closes the store.
+    """
+
+    def __init__(
+        self, config: SandboxConfig | None = None, db: str = ":memory:", *, clock: Clock = utc_now
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.store = Store(db)
+        self.service = SyncService(self.config, self.store, clock=clock)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (what the concurrency limit counts)."""
+        return self.service.limiter.active
+
+    def close(self) -> None:
+        """Close the store; the app answers 20011 afterwards."""
+        self.store.close()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        try:
+            status, headers, body, outcome = self._respond(environ)
+        except Exception:  # the last line of defence: never a traceback to the client
+            log.exception("sandbox failure")
+            status, headers, body, outcome = self._fault(Fault.for_code(10001))
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        query = environ.get("QUERY_STRING", "")
+        log.info(
+            "%s %s%s %s %s %.1f ms",
+            environ.get("REQUEST_METHOD", "?"),
+            environ.get("PATH_INFO", ""),
+            f"?{query[:40]}" if query else "",
+            status[:3],
+            outcome,
+            (time.perf_counter() - started) * 1000,
+        )
+        return [body]
+
+    @staticmethod
+    def _fault(fault: Fault) -> tuple[str, list[tuple[str, str]], bytes, str]:
+        # SOAP 1.1 §6.2: a fault goes out as HTTP 500.
+        return (
+            "500 Internal Server Error",
+            _XML_HEADERS,
+            build_fault_envelope(fault),
+            f"fault={fault.code}",
+        )
+
+    def _respond(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes, str]:
+        try:
+            return self._route(environ)
+        except _HttpRefusal as refusal:
+            headers = [("Content-Type", "text/plain; charset=utf-8"), *refusal.extra]
+            return refusal.status, headers, (str(refusal) + "\n").encode(), refusal.status[:3]
+        except FaultError as exc:
+            return self._fault(exc.fault)
+
+    def _route(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes, str]:
+        if environ.get("PATH_INFO", "") != ENDPOINT_PATH:
+            raise _HttpRefusal("404 Not Found", f"not found; the endpoint is {ENDPOINT_PATH}")
+        method = environ.get("REQUEST_METHOD", "")
+        if method == "GET" and any(
+            key.lower() == "wsdl"
+            for key, _ in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        ):
+            return "200 OK", _XML_HEADERS, _wsdl_for(_address(environ)), "wsdl"
+        if method != "POST":
+            raise _HttpRefusal(
+                "405 Method Not Allowed",
+                "POST a syncLead envelope, or GET ?WSDL",
+                ("Allow", "POST, GET"),
+            )
+        self._check_headers(environ)
+        with self.service.limiter.in_flight():
+            body = self._read_body(environ)
+            request = parse_sync_lead_request(body)
+            result = self.service.handle(request)
+        return "200 OK", _XML_HEADERS, build_sync_lead_response(result), result.status.value
+
+    def _check_headers(self, environ: WSGIEnvironment) -> None:
+        media = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if media not in _XML_TYPES:
+            _refused_unread(environ)
+            raise _HttpRefusal(
+                "415 Unsupported Media Type",
+                "syncLead is SOAP 1.1: send Content-Type: text/xml; charset=utf-8",
+            )
+        action = environ.get("HTTP_SOAPACTION")
+        if action is not None:
+            action = action.strip().strip('"').strip()
+            if action and action != SOAP_ACTION:
+                _refused_unread(environ)
+                raise FaultError(Fault.for_code(20019, f"unsupported SOAPAction {action[:80]!r}"))
+
+    def _read_body(self, environ: WSGIEnvironment) -> bytes:
+        if environ.get("HTTP_TRANSFER_ENCODING", "").strip():
+            _refused_unread(environ)
+            raise _HttpRefusal("411 Length Required", "send the body with a Content-Length")
+        length_text = environ.get("CONTENT_LENGTH", "").strip()
+        if not length_text:
+            raise _HttpRefusal("411 Length Required", "send the body with a Content-Length")
+        if not length_text.isdigit():
+            raise _HttpRefusal("400 Bad Request", "Content-Length is not a number")
+        length = int(length_text)
+        cap = self.config.max_request_bytes
+        if length > cap:
+            _refused_unread(environ)
+            raise _HttpRefusal(
+                "413 Content Too Large", f"the body is {length} bytes; the limit is {cap}"
+            )
+        stream: Any = environ["wsgi.input"]
+        try:
+            body: bytes = stream.read(length)
+        except OSError:
+            body = b""
+        if len(body) != length:
+            raise _HttpRefusal(
+                "400 Bad Request", f"the body ended after {len(body)} of {length} bytes"
+            )
+        return body
+
+
+def make_app(
+    config: SandboxConfig | None = None, db: str = ":memory:", *, clock: Clock = utc_now
+) -> SandboxApp:
+    """The sandbox WSGI application over SQLite ``db`` (a file path or ":memory:").
+
+    >>> app = make_app(SandboxConfig(daily_quota=0), "leads.db")
+    >>> ...  # serve it, or use httpx.WSGITransport(app=app)
+    >>> app.close()
+
+    ``clock`` (returning an aware datetime) is what timestamps are checked against.
+    """
+    return SandboxApp(config, db, clock=clock)

@@ -1,0 +1,77 @@
+"""Shared fixtures: a live sandbox on a loopback socket with a fresh SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mktows.sandbox import (
+    DEFAULT_ENCRYPTION_KEY,
+    DEFAULT_USER_ID,
+    SandboxApp,
+    SandboxConfig,
+    make_app,
+    serve_in_thread,
+)
+
+
+@dataclass(frozen=True)
+class SandboxServer:
+    """A running sandbox: its endpoint ``url``, credentials, SQLite file and app."""
+
+    url: str
+    port: int
+    user_id: str
+    encryption_key: str
+    db_path: Path
+    app: SandboxApp
+
+
+MakeSandboxServer = Callable[..., SandboxServer]
+
+
+@pytest.fixture
+def make_sandbox_server(tmp_path: Path) -> Iterator[MakeSandboxServer]:
+    """A factory: ``make_sandbox_server(config=None, *, clock=None, db_path=None)``
+    starts another sandbox (stopped and closed at teardown).
+    """
+    stack = ExitStack()
+    count = 0
+
+    def factory(
+        config: SandboxConfig | None = None,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        db_path: Path | None = None,
+    ) -> SandboxServer:
+        nonlocal count
+        count += 1
+        path = db_path or tmp_path / f"sandbox-{count}.db"
+        app = make_app(config, str(path), clock=clock) if clock else make_app(config, str(path))
+        stack.callback(app.close)
+        running = stack.enter_context(serve_in_thread(app))
+        user_id, key = DEFAULT_USER_ID, DEFAULT_ENCRYPTION_KEY
+        if config is not None and DEFAULT_USER_ID not in config.users:
+            user_id, key = next(iter(config.users.items()))
+        return SandboxServer(
+            url=running.url,
+            port=running.port,
+            user_id=user_id,
+            encryption_key=key,
+            db_path=path,
+            app=app,
+        )
+
+    with stack:
+        yield factory
+
+
+@pytest.fixture
+def sandbox_server(make_sandbox_server: MakeSandboxServer) -> SandboxServer:
+    """A live sandbox with the default configuration and a fresh SQLite file."""
+    return make_sandbox_server()

@@ -1,0 +1,101 @@
+"""State: concurrent writers lose nothing and duplicate nothing; data survives a restart."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+from mktows import LeadRecord, SyncStatus
+from mktows.sandbox import SandboxConfig
+
+from ._util import MakeSandboxServer, client_for, query
+
+THREADS, CALLS, KEYS = 20, 50, 10
+UNLIMITED = SandboxConfig(
+    rate_limit_calls=0,
+    concurrency_limit=0,
+    daily_quota=0,
+    custom_fields={f"T{t}": "integer" for t in range(THREADS)},
+)
+
+
+def call_plan(thread: int, call: int) -> tuple[str, LeadRecord]:
+    key = (thread + call) % KEYS
+    attrs = {f"T{thread}": str(call)}
+    if call % 2:
+        return f"email:{key}", LeadRecord(email=f"e{key}@x.com", attributes=attrs)
+    return f"fsp:{key}", LeadRecord(
+        foreign_sys_person_id=f"P{key}", foreign_sys_type="CUSTOM", attributes=attrs
+    )
+
+
+def test_concurrent_calls_on_overlapping_keys(make_sandbox_server: MakeSandboxServer) -> None:
+    server = make_sandbox_server(UNLIMITED)
+    errors: list[BaseException] = []
+    start = threading.Barrier(THREADS)
+
+    def worker(thread: int) -> None:
+        try:
+            with client_for(server) as c:
+                start.wait(timeout=10)
+                for call in range(CALLS):
+                    c.sync_lead(call_plan(thread, call)[1])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=worker, args=(t,)) for t in range(THREADS)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors
+    assert not any(w.is_alive() for w in workers)
+
+    expected: dict[str, dict[str, str]] = defaultdict(dict)
+    for thread in range(THREADS):
+        for call in range(CALLS):
+            key, _ = call_plan(thread, call)
+            expected[key][f"T{thread}"] = str(call)  # the last call of a thread on a key wins
+    assert query(server.db_path, "SELECT COUNT(*) FROM leads") == [(2 * KEYS,)]
+    assert (
+        query(
+            server.db_path,
+            "SELECT COUNT(*) FROM leads GROUP BY fsp_id HAVING COUNT(*) > 1 AND fsp_id IS NOT NULL",
+        )
+        == []
+    )
+    rows = query(server.db_path, "SELECT email, fsp_id, attrs FROM leads")
+    import json
+
+    stored = {
+        (f"email:{email[1 : -len('@x.com')]}" if email else f"fsp:{fsp[1:]}"): json.loads(attrs)
+        for email, fsp, attrs in rows
+    }
+    assert stored == expected
+
+
+def test_data_survives_a_restart(make_sandbox_server: MakeSandboxServer) -> None:
+    first = make_sandbox_server()
+    with client_for(first) as c:
+        made = c.sync_lead(
+            LeadRecord(
+                email="keep@x.com",
+                foreign_sys_person_id="K1",
+                foreign_sys_type="SFDC",
+                attributes={"City": "Lima", "LeadScore": "7"},
+            ),
+            marketo_cookie="ck-keep",
+        )
+    first.app.close()
+    again = make_sandbox_server(db_path=first.db_path)
+    with client_for(again) as c:
+        res = c.sync_lead(
+            LeadRecord(email="other@x.com"), marketo_cookie="ck-keep", return_lead=True
+        )
+        fresh = c.sync_lead(LeadRecord(email="new@x.com"))
+    assert (res.status, res.lead_id) == (SyncStatus.UPDATED, made.lead_id)
+    assert res.lead is not None
+    assert res.lead.foreign_sys_person_id == "K1"
+    assert dict(res.lead.attributes) == {"City": "Lima", "LeadScore": "7"}
+    assert res.lead.attributes.typed("LeadScore") == 7
+    assert fresh.lead_id > made.lead_id
