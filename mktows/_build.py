@@ -75,7 +75,11 @@ def build_sync_lead_envelope(
             f"lead must be a LeadRecord, not {type(lead).__name__}", field="leadRecord"
         )
     check_sync_keys(lead)
-    user_id = _optional_text(user_id, "user_id") or ""
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise ValidationError(
+            "user_id is required: the account's SOAP user id (mktowsUserId)", field="user_id"
+        )
+    check_xml_text(user_id, "user_id")
     if not isinstance(encryption_key, str) or not encryption_key:
         # The message never shows the key, whatever it is.
         raise ValidationError("encryption_key must be a non-empty str", field="encryption_key")
@@ -83,8 +87,6 @@ def build_sync_lead_envelope(
     workspace = _optional_text(workspace, "workspace")
     if not isinstance(return_lead, bool):
         raise ValidationError("return_lead must be True or False", field="returnLead")
-    if not user_id:
-        raise ValidationError("user_id is required", field="user_id")
     when = format_timestamp(timestamp or dt.datetime.now(dt.timezone.utc))
 
     envelope = etree.Element(_ENVELOPE, nsmap=NSMAP)

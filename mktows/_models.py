@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -74,10 +74,8 @@ _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
 
-def _to_wire(value: AttrValue) -> tuple[str, str | None]:
-    """A Python value as (attrValue text, inferred attrType); str gets no attrType."""
-    if isinstance(value, str):
-        return value, None
+def _to_wire(name: str, value: object) -> tuple[str, str]:
+    """A non-str Python value as (attrValue text, inferred attrType)."""
     if isinstance(value, bool):  # before int: bool is an int
         return ("true" if value else "false"), "boolean"
     if isinstance(value, int):
@@ -87,12 +85,17 @@ def _to_wire(value: AttrValue) -> tuple[str, str | None]:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValidationError(
-                "a datetime attribute value must be timezone-aware (give it a tzinfo)"
+                f"attribute {name!r}: a datetime value must be timezone-aware (give it a tzinfo)",
+                field=name,
             )
         return value.isoformat(), "datetime"
     if isinstance(value, dt.date):
         return value.isoformat(), "date"
-    raise ValidationError(f"unsupported attribute value type {type(value).__name__}")
+    raise ValidationError(
+        f"attribute {name!r}: unsupported value type {type(value).__name__}; "
+        "give a str, int, float, Decimal, bool, date or aware datetime",
+        field=name,
+    )
 
 
 def _parse_datetime(text: str) -> dt.datetime:
@@ -110,13 +113,29 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
+# xs:int / xs:decimal / xs:double lexical forms: no "1_000", no non-ASCII digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _strict(
+    pattern: re.Pattern[str], convert: Callable[[str], TypedValue]
+) -> Callable[[str], TypedValue]:
+    def parse(text: str) -> TypedValue:
+        if pattern.fullmatch(text) is None:
+            raise ValueError(text)
+        return convert(text)
+
+    return parse
+
+
 _CONVERTERS: dict[str, Callable[[str], TypedValue]] = {
-    "integer": int,
-    "score": int,
+    "integer": _strict(_INTEGER, int),
+    "score": _strict(_INTEGER, int),
     "boolean": _parse_bool,
-    "float": float,
-    "percent": float,
-    "currency": Decimal,
+    "float": _strict(_DECIMAL, float),
+    "percent": _strict(_DECIMAL, float),
+    "currency": _strict(_DECIMAL, Decimal),
     "date": dt.date.fromisoformat,
     "datetime": _parse_datetime,
 }
@@ -142,11 +161,12 @@ class Attribute:
         if not name.strip():
             raise ValidationError("attribute name is empty", field="attribute name")
         if not isinstance(value, str):
-            value, inferred = _to_wire(value)
+            value, inferred = _to_wire(name, value)
             type = type if type is not None else inferred
         check_xml_text(value, f"attribute {name!r} value")
         if type is not None:
             check_xml_text(type, f"attribute {name!r} type")
+            type = type.strip() or None  # an empty attrType reads back as none at all
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "type", type)
@@ -179,7 +199,7 @@ class Attributes(Mapping[str, str]):
 
     __slots__ = ("_items",)
 
-    def __init__(self, items: Mapping[str, AttrValue] | Iterable[Attribute] = ()) -> None:
+    def __init__(self, items: Mapping[str, AttrValue] | Sequence[Attribute] = ()) -> None:
         attrs: dict[str, Attribute] = {}
         if isinstance(items, Attributes):
             attrs = dict(items._items)
@@ -274,7 +294,7 @@ class LeadRecord:
         email: str | None = None,
         foreign_sys_person_id: str | None = None,
         foreign_sys_type: ForeignSysType | str | None = None,
-        attributes: Mapping[str, AttrValue] | Iterable[Attribute] = (),
+        attributes: Mapping[str, AttrValue] | Sequence[Attribute] = (),
     ) -> None:
         if id is not None:
             id = _check_lead_id(id)

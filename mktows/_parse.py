@@ -181,13 +181,10 @@ def _attributes(attr_list: etree._Element | None) -> list[Attribute]:
         name = text_of(parts.get("attrName"))
         if name is None:
             raise ValidationError("an attribute has no attrName", field="attrName")
-        attrs.append(
-            Attribute(
-                name=name,
-                value=text_of(parts.get("attrValue")) or "",
-                type=text_of(parts.get("attrType")),
-            )
-        )
+        value = parts.get("attrValue")
+        # Whitespace is a value here: only nil or absent means none.
+        text = "" if value is None or value.get(XSI_NIL) in ("true", "1") else value.text or ""
+        attrs.append(Attribute(name=name, value=text, type=text_of(parts.get("attrType"))))
     return attrs
 
 

@@ -68,8 +68,8 @@ def validate_envelope(body: bytes) -> list[str]:
     schema = _schema()
     for part in parts:
         for block in part:
-            if not isinstance(block.tag, str):
-                continue
+            if part.tag == f"{{{SOAP_ENV}}}Header" and not block.tag.startswith(f"{{{MKTOWS}}}"):
+                continue  # another namespace's header block (WS-Addressing…) is not ours
             if block.tag == f"{{{SOAP_ENV}}}Fault":
                 block = next(iter(block.iterfind(f"detail/{{{MKTOWS}}}serviceException")), block)
                 if block.tag == f"{{{SOAP_ENV}}}Fault":

@@ -30,7 +30,8 @@ def format_timestamp(when: dt.datetime) -> str:
     minutes = int(offset.total_seconds()) // 60
     sign_char = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)
-    return f"{when:%Y-%m-%dT%H:%M:%S}{sign_char}{hours:02d}:{mins:02d}"
+    local = when.replace(tzinfo=None, microsecond=0).isoformat()
+    return f"{local}{sign_char}{hours:02d}:{mins:02d}"
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -46,8 +47,15 @@ def parse_timestamp(text: str) -> dt.datetime:
 
 def sign(timestamp: str, user_id: str, encryption_key: str) -> str:
     """Lowercase hex HMAC-SHA1 of ``timestamp + user_id`` keyed by the encryption key."""
-    message = (timestamp + user_id).encode("utf-8")
-    return hmac.new(encryption_key.encode("utf-8"), message, hashlib.sha1).hexdigest()
+    message = (timestamp + user_id).encode("utf-8", "surrogatepass")
+    try:
+        key = encryption_key.encode("utf-8")
+    except UnicodeEncodeError:  # the message must not show the key
+        raise ValidationError(
+            "encryption_key holds a character UTF-8 cannot encode; copy the key again",
+            field="encryption_key",
+        ) from None
+    return hmac.new(key, message, hashlib.sha1).hexdigest()
 
 
 def verify(signature: str, timestamp: str, user_id: str, encryption_key: str) -> bool:
