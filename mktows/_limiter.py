@@ -1,0 +1,189 @@
+"""A client-side limiter for calls per sliding window and concurrent calls (SPEC §5).
+
+It only paces callers; it never sends anything itself and knows nothing of SOAP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+
+import httpx
+
+from ._errors import ConfigError
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """Keep a client under ``calls`` per ``window`` seconds and ``concurrency`` calls at once.
+
+    >>> limiter = RateLimiter(calls=100, window=20.0, concurrency=10)
+    >>> async with limiter:
+    ...     result = await client.sync_lead(lead)
+
+    The defaults are the service's limits (SPEC §5). A limit of 0 turns that
+    limit off. The window slides, like the server's, and is counted strictly:
+    the server counts a call at some moment between its send and its answer,
+    so a call holds its place in the window from the moment it is let through
+    until ``window + margin`` seconds after it is released (``margin``
+    defaults to 1% of the window, at least 50 ms). No latency jitter can then
+    put ``calls + 1`` calls inside the server's window.
+
+    Entering the limiter only paces: it never sends. To count every HTTP
+    attempt of a client, retries included, build the client with
+    ``transport=limiter.transport()``.
+    """
+
+    def __init__(
+        self,
+        calls: int = 100,
+        window: float = 20.0,
+        concurrency: int = 10,
+        *,
+        margin: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if calls < 0 or window < 0 or concurrency < 0:
+            raise ConfigError("RateLimiter limits must be >= 0 (0 turns a limit off)")
+        if calls > 0 and window <= 0:
+            raise ConfigError("RateLimiter needs a window > 0 seconds when calls > 0")
+        if margin is not None and margin < 0:
+            raise ConfigError("RateLimiter margin must be >= 0 seconds")
+        self.calls = calls
+        self.window = window
+        self.concurrency = concurrency
+        self.margin = max(0.05, window * 0.01) if margin is None else margin
+        self._clock = clock
+        self._finished: collections.deque[float] = collections.deque()  # release times
+        self._open = 0  # calls let through and not released: they hold a window place
+        self._in_flight = 0
+        # Created lazily: asyncio primitives bind to the loop that first uses them on 3.10.
+        self._window_lock: asyncio.Lock | None = None
+        self._released: asyncio.Event | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RateLimiter(calls={self.calls}, window={self.window:g}, "
+            f"concurrency={self.concurrency}, margin={self.margin:g})"
+        )
+
+    @property
+    def in_flight(self) -> int:
+        """Calls currently inside the limiter."""
+        return self._in_flight
+
+    async def acquire(self) -> None:
+        """Wait for a concurrency slot, then for room in the window; pair with :meth:`release`."""
+        if self.concurrency:
+            if self._slots is None:
+                self._slots = asyncio.Semaphore(self.concurrency)
+            await self._slots.acquire()
+        try:
+            if self.calls:
+                await self._wait_for_window()
+        except BaseException:
+            if self._slots is not None:
+                self._slots.release()
+            raise
+        self._in_flight += 1
+
+    async def _wait_for_window(self) -> None:
+        if self._window_lock is None:
+            self._window_lock = asyncio.Lock()
+            self._released = asyncio.Event()
+        assert self._released is not None
+        # One waiter at a time keeps the order fair and the counts consistent.
+        async with self._window_lock:
+            span = self.window + self.margin
+            while True:
+                now = self._clock()
+                while self._finished and self._finished[0] + span <= now:
+                    self._finished.popleft()
+                if self._open + len(self._finished) < self.calls:
+                    self._open += 1
+                    return
+                if self._finished:
+                    await asyncio.sleep(self._finished[0] + span - now)
+                else:  # every place is held by a call still running: wait for one to end
+                    self._released.clear()
+                    await self._released.wait()
+
+    def release(self) -> None:
+        """End a call let through by :meth:`acquire`: free its concurrency slot and
+        start the countdown of its window place.
+        """
+        self._in_flight -= 1
+        if self.calls:
+            self._open -= 1
+            self._finished.append(self._clock())
+            if self._released is not None:
+                self._released.set()
+        if self._slots is not None:
+            self._slots.release()
+
+    async def __aenter__(self) -> RateLimiter:
+        await self.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    def transport(self, inner: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncBaseTransport:
+        """An httpx transport that passes every request through this limiter.
+
+        The concurrency slot is held until the response body is closed, so a
+        call counts as running for as long as the server may count it.
+        """
+        return _LimitedTransport(inner or httpx.AsyncHTTPTransport(), self)
+
+
+class _LimitedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: RateLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._limiter.acquire()
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self._limiter.release()
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=_ReleasingStream(response.stream, self._limiter),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _ReleasingStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, limiter: RateLimiter) -> None:
+        self._inner = inner
+        self._limiter: RateLimiter | None = limiter
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if self._limiter is not None:
+                self._limiter.release()
+                self._limiter = None
