@@ -11,6 +11,9 @@ Everything here imports relatively and has no import-time side effects, so
 the package also works when copied under another package's ``_vendor/``.
 """
 
+import importlib
+import typing
+
 from ._build import build_fault_envelope, build_sync_lead_envelope, build_sync_lead_response
 from ._client import AsyncClient, Client
 from ._errors import (
@@ -50,7 +53,36 @@ from ._retry import RetryPolicy
 from ._schema import validate_envelope, wsdl
 from ._signing import format_timestamp, sign
 
+if typing.TYPE_CHECKING:
+    from ._bulk import RowResult, RowStatus, sync_leads
+    from ._bulk_read import Row, read_rows
+    from ._limiter import RateLimiter
+
 __version__ = "0.1.0"
+
+# The bulk tools need asyncio, which costs ~20 ms at import: load them on first use.
+_LAZY = {
+    "RateLimiter": "._limiter",
+    "Row": "._bulk_read",
+    "RowResult": "._bulk",
+    "RowStatus": "._bulk",
+    "read_rows": "._bulk_read",
+    "sync_leads": "._bulk",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AccessDeniedError",
@@ -72,11 +104,15 @@ __all__ = [
     "MktowsError",
     "QuotaExceededError",
     "RateLimitError",
+    "RateLimiter",
     "RemoteError",
     "RequestExpiredError",
     "ResponseError",
     "ResponseTooLarge",
     "RetryPolicy",
+    "Row",
+    "RowResult",
+    "RowStatus",
     "ServiceInternalError",
     "SyncLeadRequest",
     "SyncLeadResult",
@@ -91,7 +127,9 @@ __all__ = [
     "format_timestamp",
     "parse_sync_lead_request",
     "parse_sync_lead_response",
+    "read_rows",
     "sign",
+    "sync_leads",
     "validate_envelope",
     "wsdl",
 ]

@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import mktows
 
 PACKAGE = Path(mktows.__file__).parent
@@ -20,12 +22,30 @@ FORBIDDEN_IN_PURE = {"httpx", "socket", "sqlite3", "asyncio", "time", "urllib", 
 
 
 def test_public_names_are_exactly_all() -> None:
-    public = {name for name in vars(mktows) if not name.startswith("_")}
+    public = {name for name in dir(mktows) if not name.startswith("_")}
     modules = {name for name in public if type(getattr(mktows, name)).__name__ == "module"}
     assert set(mktows.__all__) == (public - modules) | {"__version__"}
     assert len(set(mktows.__all__)) == len(mktows.__all__)
     for name in mktows.__all__:
         assert getattr(mktows, name) is not None
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        mktows.Nope  # noqa: B018
+
+
+def test_import_stays_light() -> None:
+    """The bulk tools load on first use: importing mktows does not import asyncio."""
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, mktows; print('asyncio' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.stdout.strip() == "False", done.stderr
+    assert mktows.RateLimiter.__name__ == "RateLimiter"
 
 
 def test_the_documented_surface_exists() -> None:
