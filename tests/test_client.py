@@ -245,11 +245,13 @@ def test_bad_input_is_refused_before_anything_is_sent(
     [
         pytest.param(("not a url", USER, KEY), r"http\(s\) URL", id="endpoint"),
         pytest.param(("ftp://x/soap", USER, KEY), r"http\(s\) URL", id="scheme"),
+        pytest.param(("http://host:notaport/x", USER, KEY), "Invalid port", id="port"),
+        pytest.param((None, USER, KEY), "not a URL", id="none"),
         pytest.param((URL, " ", KEY), "user_id", id="user"),
         pytest.param((URL, USER, ""), "encryption_key", id="key"),
     ],
 )
-def test_bad_settings_raise_config_error(args: tuple[str, str, str], message: str) -> None:
+def test_bad_settings_raise_config_error(args: tuple[Any, str, str], message: str) -> None:
     with pytest.raises(mktows.ConfigError, match=message):
         Client(*args)
 
@@ -425,3 +427,26 @@ def test_connection_refused_is_a_transport_error() -> None:
         client.sync_lead(LEAD)
     assert isinstance(info.value.__cause__, httpx.ConnectError)
     assert info.value.retryable
+
+
+def test_flow_stops_when_the_deadline_has_passed_before_a_retry() -> None:
+    """A retry whose turn comes after the deadline (a long sleep overshot) is not sent."""
+    from mktows._retry import Send, Sleep, call_flow
+
+    now = [0.0]
+    flow = call_flow(
+        lambda when: b"<envelope/>",
+        policy=FAST,
+        clock=Ticking(),
+        monotonic=lambda: now[0],
+        random=lambda: 0.0,
+        deadline=10.0,
+    )
+    first = next(flow)
+    assert isinstance(first, Send)
+    assert first.timeout == 10.0
+    wait = flow.throw(mktows.TransportError("reset"))
+    assert isinstance(wait, Sleep)
+    now[0] = 11.0  # the sleep overshot the deadline
+    with pytest.raises(mktows.DeadlineExceeded, match="10s ran out"):
+        flow.send(None)
