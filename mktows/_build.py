@@ -7,6 +7,7 @@ No I/O. The only clock read is the documented default of
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -23,6 +24,27 @@ _BODY = f"{{{SOAP_ENV}}}Body"
 _FAULT = f"{{{SOAP_ENV}}}Fault"
 
 
+# Envelope skeletons, parsed once from the project's own constant text and copied per
+# message: copying a subtree in C is about twice as fast as building it node by node.
+_REQUEST = etree.fromstring(
+    f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:ns1="{MKTOWS}">'
+    "<SOAP-ENV:Header>"
+    "<ns1:AuthenticationHeader>"
+    "<mktowsUserId/><requestSignature/><requestTimestamp/>"
+    "</ns1:AuthenticationHeader>"
+    "<ns1:MktowsContextHeader><targetWorkspace/></ns1:MktowsContextHeader>"
+    "</SOAP-ENV:Header>"
+    "<SOAP-ENV:Body>"
+    "<ns1:paramsSyncLead><leadRecord/><returnLead/><marketoCookie/></ns1:paramsSyncLead>"
+    "</SOAP-ENV:Body>"
+    "</SOAP-ENV:Envelope>"
+)
+_ATTRIBUTE = etree.fromstring("<attribute><attrName/><attrValue/></attribute>")
+_TYPED_ATTRIBUTE = etree.fromstring("<attribute><attrName/><attrType/><attrValue/></attribute>")
+# lxml's own deep copy, called directly (copy.deepcopy's dispatch costs half as much again).
+_copy: Callable[[etree._Element], etree._Element] = etree._Element.__copy__  # type: ignore[attr-defined]
+
+
 def _lead_record(parent: etree._Element, lead: LeadRecord, *, typed: bool) -> None:
     """Write a LeadRecord's children in schema order (SPEC §1)."""
     if lead.id is not None:
@@ -36,11 +58,17 @@ def _lead_record(parent: etree._Element, lead: LeadRecord, *, typed: bool) -> No
     if lead.attributes:
         attr_list = sub(parent, "leadAttributeList")
         for attr in lead.attributes.as_tuple():
-            node = sub(attr_list, "attribute")
-            sub(node, "attrName", attr.name)
             if attr.type is not None or typed:
-                sub(node, "attrType", attr.type or "string")
-            sub(node, "attrValue", attr.value)
+                node = _copy(_TYPED_ATTRIBUTE)
+                node[0].text, node[1].text, node[2].text = (
+                    attr.name,
+                    attr.type or "string",
+                    attr.value,
+                )
+            else:
+                node = _copy(_ATTRIBUTE)
+                node[0].text, node[1].text = attr.name, attr.value
+            attr_list.append(node)
 
 
 def _optional_text(value: str | None, field: str) -> str | None:
@@ -89,20 +117,23 @@ def build_sync_lead_envelope(
         raise ValidationError("return_lead must be True or False", field="returnLead")
     when = format_timestamp(timestamp or dt.datetime.now(dt.timezone.utc))
 
-    envelope = etree.Element(_ENVELOPE, nsmap=NSMAP)
-    header = etree.SubElement(envelope, _HEADER)
-    auth = etree.SubElement(header, f"{{{MKTOWS}}}AuthenticationHeader")
-    sub(auth, "mktowsUserId", user_id)
-    sub(auth, "requestSignature", sign(when, user_id, encryption_key))
-    sub(auth, "requestTimestamp", when)
-    if workspace is not None:
-        context = etree.SubElement(header, f"{{{MKTOWS}}}MktowsContextHeader")
-        sub(context, "targetWorkspace", workspace)
-    params = etree.SubElement(etree.SubElement(envelope, _BODY), f"{{{MKTOWS}}}paramsSyncLead")
-    _lead_record(sub(params, "leadRecord"), lead, typed=False)
-    sub(params, "returnLead", "true" if return_lead else "false")
-    if marketo_cookie is not None:
-        sub(params, "marketoCookie", marketo_cookie)
+    envelope = _copy(_REQUEST)
+    header, body = envelope
+    auth, context = header
+    user, signature, stamp = auth
+    user.text, signature.text, stamp.text = user_id, sign(when, user_id, encryption_key), when
+    if workspace is None:
+        header.remove(context)
+    else:
+        context[0].text = workspace
+    params = body[0]
+    record, returned, cookie = params
+    _lead_record(record, lead, typed=False)
+    returned.text = "true" if return_lead else "false"
+    if marketo_cookie is None:
+        params.remove(cookie)
+    else:
+        cookie.text = marketo_cookie
     return to_bytes(envelope)
 
 

@@ -73,6 +73,7 @@ class _Base(Generic[H, T]):
         if deadline <= 0 or max_response_bytes <= 0:
             raise ConfigError("deadline and max_response_bytes must be positive")
         self.endpoint = endpoint
+        self._url = url  # parsed once: httpx would parse a str on every request
         self.user_id = user_id
         self.__key = encryption_key
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -182,7 +183,7 @@ class Client(_Base[httpx.Client, httpx.BaseTransport]):
                 try:
                     status, data = send(
                         self._http,
-                        self.endpoint,
+                        self._url,
                         action.body,
                         timeout=self.timeout,
                         remaining=action.timeout,
@@ -249,7 +250,7 @@ class AsyncClient(_Base[httpx.AsyncClient, httpx.AsyncBaseTransport]):
                 try:
                     status, data = await asend(
                         self._http,
-                        self.endpoint,
+                        self._url,
                         action.body,
                         timeout=self.timeout,
                         remaining=action.timeout,

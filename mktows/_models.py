@@ -171,6 +171,15 @@ class Attribute:
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "type", type)
 
+    @classmethod
+    def _from_parser(cls, name: str, value: str, type: str | None) -> Attribute:
+        """An Attribute from text an XML parser produced: no character checks needed."""
+        attr = object.__new__(cls)
+        object.__setattr__(attr, "name", name)
+        object.__setattr__(attr, "value", value)
+        object.__setattr__(attr, "type", type)
+        return attr
+
     @property
     def typed_value(self) -> TypedValue:
         """The value converted by ``type``: integer/score -> int, boolean -> bool,

@@ -170,21 +170,36 @@ def _result(payload: etree._Element, body: bytes) -> SyncLeadResult:
     )
 
 
+_NIL = ("true", "1")
+# The three children of an Attribute, unqualified or service-qualified, by position.
+_ATTR_FIELDS = {
+    tag: slot
+    for slot, name in enumerate(("attrName", "attrType", "attrValue"))
+    for tag in (name, f"{{{MKTOWS}}}{name}")
+}
+
+
 def _attributes(attr_list: etree._Element | None) -> list[Attribute]:
-    if attr_list is None or attr_list.get(XSI_NIL) in ("true", "1"):
+    """The attributes of a leadAttributeList, in one pass (the hot path of a full record)."""
+    if attr_list is None or attr_list.get(XSI_NIL) in _NIL:
         return []
     attrs = []
     for node in attr_list:
         if not isinstance(node.tag, str):
             continue
-        parts = children(node)
-        name = text_of(parts.get("attrName"))
-        if name is None:
+        found: list[str | None] = [None, None, None]
+        for child in node:
+            slot = _ATTR_FIELDS.get(child.tag)
+            if slot is not None and found[slot] is None:
+                text = child.text
+                if text is None and child.get(XSI_NIL) in _NIL:
+                    continue  # nil: only an element without text can be
+                found[slot] = text or ""
+        name, kind, value = found
+        if name is None or not name.strip():
             raise ValidationError("an attribute has no attrName", field="attrName")
-        value = parts.get("attrValue")
-        # Whitespace is a value here: only nil or absent means none.
-        text = "" if value is None or value.get(XSI_NIL) in ("true", "1") else value.text or ""
-        attrs.append(Attribute(name=name, value=text, type=text_of(parts.get("attrType"))))
+        # Text from the parser is XML already; whitespace is a value, only nil or absent is none.
+        attrs.append(Attribute._from_parser(name, value or "", (kind or "").strip() or None))
     return attrs
 
 

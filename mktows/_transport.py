@@ -22,7 +22,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @contextmanager
-def map_httpx_errors(url: str) -> Iterator[None]:
+def map_httpx_errors(url: httpx.URL) -> Iterator[None]:
     """Turn every httpx failure into a mktows TransportError, chained."""
     try:
         yield
@@ -38,6 +38,10 @@ def map_httpx_errors(url: str) -> Iterator[None]:
 
 
 def _timeout(base: httpx.Timeout, remaining: float) -> httpx.Timeout:
+    phases = (base.connect, base.read, base.write, base.pool)
+    if all(value is not None and value <= remaining for value in phases):
+        return base
+
     def cap(value: float | None) -> float:
         return remaining if value is None else min(value, remaining)
 
@@ -84,7 +88,7 @@ class _Capped:
 
 def send(
     http: httpx.Client,
-    url: str,
+    url: httpx.URL,
     body: bytes,
     *,
     timeout: httpx.Timeout,
@@ -112,7 +116,7 @@ def send(
 
 async def asend(
     http: httpx.AsyncClient,
-    url: str,
+    url: httpx.URL,
     body: bytes,
     *,
     timeout: httpx.Timeout,
