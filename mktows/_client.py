@@ -39,6 +39,18 @@ H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 T = TypeVar("T", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
+class _Secret:
+    """Holds the encryption key so that no repr, vars() or debugger dump shows it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
+
+
 class _Base(Generic[H, T]):
     """Settings and the shared flow of both clients."""
 
@@ -75,7 +87,7 @@ class _Base(Generic[H, T]):
         self.endpoint = endpoint
         self._url = url  # parsed once: httpx would parse a str on every request
         self.user_id = user_id
-        self.__key = encryption_key
+        self._key = _Secret(encryption_key)
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.deadline = deadline
         self.retry = retry or RetryPolicy()
@@ -127,7 +139,7 @@ class _Base(Generic[H, T]):
         return build_sync_lead_envelope(
             lead,
             user_id=self.user_id,
-            encryption_key=self.__key,
+            encryption_key=self._key.value,
             return_lead=return_lead,
             workspace=workspace,
             marketo_cookie=marketo_cookie,

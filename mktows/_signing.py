@@ -48,13 +48,13 @@ def parse_timestamp(text: str) -> dt.datetime:
 def sign(timestamp: str, user_id: str, encryption_key: str) -> str:
     """Lowercase hex HMAC-SHA1 of ``timestamp + user_id`` keyed by the encryption key."""
     message = (timestamp + user_id).encode("utf-8", "surrogatepass")
-    try:
-        key = encryption_key.encode("utf-8")
-    except UnicodeEncodeError:  # the message must not show the key
+    key = encryption_key.encode("utf-8", "replace")
+    if key.count(b"?") != encryption_key.count("?"):  # only lone surrogates are replaced
+        # Raised here, not from the UnicodeEncodeError, whose text would hold the key.
         raise ValidationError(
             "encryption_key holds a character UTF-8 cannot encode; copy the key again",
             field="encryption_key",
-        ) from None
+        )
     return hmac.new(key, message, hashlib.sha1).hexdigest()
 
 
