@@ -62,8 +62,9 @@ class RateLimiter:
         self._open = 0  # calls let through and not released: they hold a window place
         self._in_flight = 0
         # Created lazily: asyncio primitives bind to the loop that first uses them on 3.10.
+        # The Event can be made at once: it binds to a loop only when awaited.
         self._window_lock: asyncio.Lock | None = None
-        self._released: asyncio.Event | None = None
+        self._released = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
@@ -95,8 +96,6 @@ class RateLimiter:
     async def _wait_for_window(self) -> None:
         if self._window_lock is None:
             self._window_lock = asyncio.Lock()
-            self._released = asyncio.Event()
-        assert self._released is not None
         # One waiter at a time keeps the order fair and the counts consistent.
         async with self._window_lock:
             span = self.window + self.margin
@@ -121,8 +120,7 @@ class RateLimiter:
         if self.calls:
             self._open -= 1
             self._finished.append(self._clock())
-            if self._released is not None:
-                self._released.set()
+            self._released.set()
         if self._slots is not None:
             self._slots.release()
 

@@ -589,7 +589,6 @@ class _Run:
 
     interrupted: bool = False
     fault: FaultError | None = None
-    failure: MktowsError | None = None
     retry_pending: int = 0  # rows that ended in ERROR or a transient fault
 
 
@@ -610,6 +609,7 @@ async def _run_bulk(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
+    assert task is not None  # asyncio.run runs this coroutine as a task
     presses = 0
 
     def interrupt() -> None:
@@ -625,7 +625,7 @@ async def _run_bulk(
                 file=err,
                 flush=True,
             )
-        elif task is not None:
+        else:
             task.cancel()
 
     installed = []
@@ -656,8 +656,6 @@ async def _run_bulk(
                     run.retry_pending += not result.final
             except FaultError as exc:
                 run.fault = exc
-            except MktowsError as exc:
-                run.failure = exc
     except asyncio.CancelledError:
         run.interrupted = True
     finally:
@@ -697,8 +695,6 @@ def _exit_code(run: _Run, counts: Mapping[RowStatus, int]) -> int:
         return EXIT_INTERRUPTED
     if run.fault is not None:
         return EXIT_FAULT
-    if run.failure is not None:
-        return EXIT_USAGE
     if run.retry_pending:
         return EXIT_TRANSPORT
     synced = counts[RowStatus.CREATED] + counts[RowStatus.UPDATED]
@@ -706,11 +702,9 @@ def _exit_code(run: _Run, counts: Mapping[RowStatus, int]) -> int:
 
 
 def _limiter(args: argparse.Namespace) -> RateLimiter:
+    # The argument types already refuse what RateLimiter would (negative counts, no window).
     calls, window = args.rate if args.rate is not None else (args.rate_calls, args.rate_window)
-    try:
-        return RateLimiter(calls=calls, window=window or 1.0, concurrency=args.concurrency)
-    except ConfigError as exc:
-        raise _UsageError(str(exc)) from None
+    return RateLimiter(calls=calls, window=window or 1.0, concurrency=args.concurrency)
 
 
 def _cmd_sync_leads(args: argparse.Namespace) -> int:
@@ -765,8 +759,6 @@ def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
 def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO) -> None:
     if run.fault is not None:
         print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{_hint(run.fault)}", file=err)
-    if run.failure is not None:
-        print(f"mktows: stopped: {run.failure}", file=err)
     counts = ", ".join(
         f"{status.value.lower()} {summary[status.value.lower()]}" for status in RowStatus
     )
