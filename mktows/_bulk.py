@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ._bulk_read import Row
 from ._client import AsyncClient
-from ._errors import FaultError, MktowsError, ValidationError
+from ._errors import ConfigError, FaultError, MktowsError, ValidationError
 from ._limiter import RateLimiter
 from ._models import LeadRecord, SyncLeadResult
 
@@ -102,6 +102,8 @@ async def _sync_one(
                     workspace=workspace,
                     marketo_cookie=row.cookie,
                 )
+    except ConfigError:
+        raise  # the client cannot work at all (closed, misconfigured): stop the run
     except ValidationError as exc:
         return RowResult(row=row.number, status=RowStatus.INVALID, error=str(exc)), None
     except FaultError as exc:
@@ -167,19 +169,22 @@ async def sync_leads(
             await todo.put(None)
 
     async def work() -> None:
-        try:
-            while (row := await todo.get()) is not None:
-                if halt.is_set():
-                    continue  # not started: a resumed run sends it
+        # Every worker reads until its end marker, even after a failure, so that the
+        # feeder is never left blocked on a full queue.
+        while (row := await todo.get()) is not None:
+            if halt.is_set():
+                continue  # not started: a resumed run sends it
+            try:
                 result, fatal = await _sync_one(client, row, limiter, return_lead, workspace)
-                if fatal is not None:
-                    if not problems:
-                        problems.append(fatal)
-                    halt.set()
-                await done.put(result)
-        except Exception as exc:
-            problems.append(exc)
-            halt.set()
+            except Exception as exc:  # a bug, not a row's outcome: stop and raise it
+                problems.append(exc)
+                halt.set()
+                continue
+            if fatal is not None:
+                if not problems:
+                    problems.append(fatal)
+                halt.set()
+            await done.put(result)
         await done.put(None)
 
     tasks = [asyncio.ensure_future(feed())]

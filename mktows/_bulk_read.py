@@ -203,7 +203,7 @@ def _read_jsonl(handle: BinaryIO, mapping: Mapping[str, str]) -> Iterator[Row]:
             continue
         try:
             record = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             yield Row(number, error=f"line {number} is not JSON: {exc}")
             continue
         if not isinstance(record, dict):

@@ -110,6 +110,11 @@ class _Base(Generic[H, T]):
         workspace: str | None,
         marketo_cookie: str | None,
     ) -> Flow:
+        if self._http.is_closed:
+            raise ConfigError(
+                f"this {type(self).__name__} is closed; make a new one (or keep using it "
+                "inside its with block)"
+            )
         # The flow builds (and so validates) the first envelope before any send.
         build = functools.partial(
             self._build,

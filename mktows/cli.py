@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -182,7 +183,7 @@ def _rate(text: str) -> tuple[int, float]:
         parsed = int(calls), float(window)
     except ValueError:
         parsed = (-1, -1.0)
-    if not sep or parsed[0] < 0 or parsed[1] <= 0:
+    if not sep or parsed[0] < 0 or not 0 < parsed[1] < math.inf:  # nan fails both
         raise argparse.ArgumentTypeError(f"expected CALLS/SECONDS such as 100/20, got {text!r}")
     return parsed
 
@@ -202,7 +203,7 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:
+    if not 0 < value < math.inf:  # nan fails too
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
 
@@ -484,7 +485,7 @@ def _lead_fields(args: argparse.Namespace) -> dict[str, object]:
             else:
                 with open(args.from_json, encoding="utf-8") as handle:
                     data = json.load(handle)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: deep nesting
             raise _UsageError(f"cannot read a lead from {args.from_json!r}: {exc}") from None
         if not isinstance(data, dict):
             raise _UsageError(f"{args.from_json!r} must hold one JSON object (a lead)")
@@ -590,6 +591,7 @@ class _Run:
     interrupted: bool = False
     fault: FaultError | None = None
     retry_pending: int = 0  # rows that ended in ERROR or a transient fault
+    read_error: OSError | None = None  # the input file failed part-way
 
 
 def _pending(rows: Iterable[Row], ledger: Ledger) -> Iterator[Row]:
@@ -656,6 +658,8 @@ async def _run_bulk(
                     run.retry_pending += not result.final
             except FaultError as exc:
                 run.fault = exc
+            except OSError as exc:  # the rows read so far are journaled; a rerun resumes
+                run.read_error = exc
     except asyncio.CancelledError:
         run.interrupted = True
     finally:
@@ -693,6 +697,8 @@ def _summary(
 def _exit_code(run: _Run, counts: Mapping[RowStatus, int]) -> int:
     if run.interrupted:
         return EXIT_INTERRUPTED
+    if run.read_error is not None:
+        return EXIT_USAGE
     if run.fault is not None:
         return EXIT_FAULT
     if run.retry_pending:
@@ -759,6 +765,8 @@ def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
 def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO) -> None:
     if run.fault is not None:
         print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{_hint(run.fault)}", file=err)
+    if run.read_error is not None:
+        print(f"mktows: stopped: cannot read the input: {run.read_error}", file=err)
     counts = ", ".join(
         f"{status.value.lower()} {summary[status.value.lower()]}" for status in RowStatus
     )

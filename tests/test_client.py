@@ -450,3 +450,24 @@ def test_flow_stops_when_the_deadline_has_passed_before_a_retry() -> None:
     now[0] = 11.0  # the sleep overshot the deadline
     with pytest.raises(mktows.DeadlineExceeded, match="10s ran out"):
         flow.send(None)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_closed_client_says_so_and_sends_nothing(kind: str) -> None:
+    script = Script()
+    transport = httpx.MockTransport(script)
+    if kind == "sync":
+        client = Client(URL, USER, KEY, transport=transport)
+        client.close()
+        with pytest.raises(mktows.ConfigError, match="Client is closed"):
+            client.sync_lead(LEAD)
+    else:
+
+        async def go() -> None:
+            client = AsyncClient(URL, USER, KEY, transport=transport)
+            await client.aclose()
+            with pytest.raises(mktows.ConfigError, match="AsyncClient is closed"):
+                await client.sync_lead(LEAD)
+
+        asyncio.run(go())
+    assert script.requests == []

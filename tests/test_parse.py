@@ -620,3 +620,23 @@ def test_helpers_skip_comments_and_processing_instructions() -> None:
     assert is_nil(None)
     assert text_of(None) is None
     assert text_of(etree.Element("x")) is None
+
+
+def test_nil_attribute_fields_read_as_none_and_empty() -> None:
+    body = (
+        b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        b'xmlns:m="http://www.marketo.com/mktows/"><s:Body><m:successSyncLead><result>'
+        b"<leadId>3</leadId><syncStatus><leadId>3</leadId><status>UPDATED</status></syncStatus>"
+        b"<leadRecord><Id>3</Id><leadAttributeList><attribute><attrName>Note</attrName>"
+        b'<attrType xsi:nil="true"/><attrValue xsi:nil="true"/></attribute>'
+        b"<attribute><attrName>Blank</attrName><attrType/><attrValue>  </attrValue></attribute>"
+        b"</leadAttributeList></leadRecord></result></m:successSyncLead></s:Body></s:Envelope>"
+    )
+    result = parse_sync_lead_response(body)
+    assert isinstance(result, SyncLeadResult)
+    assert result.lead is not None
+    note = result.lead.attributes.attribute("Note")
+    assert (note.type, note.value) == (None, "")
+    blank = result.lead.attributes.attribute("Blank")
+    assert (blank.type, blank.value) == (None, "  ")

@@ -21,8 +21,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mktows import AsyncClient, LeadRecord
+from mktows import AsyncClient, ConfigError, LeadRecord
 from mktows._bulk import RowResult, RowStatus, sync_leads
+from mktows._bulk_read import Row, read_rows
 from mktows._limiter import RateLimiter
 from mktows.cli import _Target, main
 
@@ -147,6 +148,9 @@ def test_target_repr_never_shows_the_key() -> None:
             "--progress-interval", "-1", "expected a number of seconds > 0", id="interval"
         ),
         pytest.param("--rate-window", "x", "expected a number of seconds > 0", id="window"),
+        pytest.param("--rate-window", "inf", "expected a number of seconds > 0", id="window-inf"),
+        pytest.param("--rate", "10/nan", "expected CALLS/SECONDS", id="rate-nan"),
+        pytest.param("--rate", "10/inf", "expected CALLS/SECONDS", id="rate-inf"),
     ],
 )
 def test_bad_option_values_exit_2_before_anything_runs(
@@ -205,6 +209,52 @@ def test_lead_from_stdin(
     assert data["status"] == "CREATED"
     assert data["lead"]["Email"] == "stdin@x.com"
     assert data["lead"]["FirstName"] == "Piped"
+
+
+def test_absurdly_nested_json_is_a_bad_lead_not_a_crash(
+    no_credentials: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    lead = tmp_path / "lead.json"
+    lead.write_text(deep)
+    assert main(["sync-lead", "--from-json", str(lead)]) == 2
+    assert "cannot read a lead" in capsys.readouterr().err
+    rows = tmp_path / "leads.jsonl"
+    rows.write_text(json.dumps({"Email": "ok@x.com"}) + "\n" + deep + "\n")
+    assert main(["sync-leads", str(rows), "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["created"], summary["invalid"]) == (1, 1)
+    results = read_results(tmp_path / "leads.jsonl.results.csv")
+    assert {r["row"]: r["status"] for r in results} == {"1": "CREATED", "2": "INVALID"}
+
+
+def test_input_failing_mid_run_stops_cleanly_and_resumes(
+    no_credentials: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A disk error part-way through the input cannot be made on demand: the reader is
+    wrapped to fail after two rows. The rows read so far are journaled; a rerun resumes."""
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [[f"io{i}@x.com"] for i in range(4)])
+    real = read_rows
+
+    def failing(*args: object, **kwargs: object) -> Iterator[Row]:
+        for count, row in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
+            if count == 2:
+                raise OSError(5, "Input/output error")
+            yield row
+
+    monkeypatch.setattr("mktows.cli.read_rows", failing)
+    assert main(["sync-leads", str(source), "--json", "--concurrency", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "cannot read the input: [Errno 5] Input/output error" in captured.err
+    assert "Traceback" not in captured.err
+    assert json.loads(captured.out)["this_run"] == 2
+    monkeypatch.setattr("mktows.cli.read_rows", real)
+    assert main(["sync-leads", str(source), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done_before"], summary["this_run"], summary["created"]) == (2, 2, 4)
 
 
 def test_bad_workspace_is_a_usage_error_and_nothing_is_sent(
@@ -350,8 +400,12 @@ def test_second_ctrl_c_abandons_the_calls_in_flight(black_hole: BlackHole, tmp_p
 # --- the bulk runner and the limiter as a library -----------------------------------------
 
 
-def test_a_closed_client_ends_the_run_with_its_error(sandbox_server: Endpoint) -> None:
-    leads = [LeadRecord(email=f"closed{i}@x.com") for i in range(3)]
+@pytest.mark.parametrize("workers", [pytest.param(1, id="one-worker"), pytest.param(3, id="three")])
+def test_a_closed_client_ends_the_run_with_its_error(
+    sandbox_server: Endpoint, workers: int
+) -> None:
+    """More rows than workers: the run must end (not hang) and raise the client's error."""
+    leads = [LeadRecord(email=f"closed{i}@x.com") for i in range(8)]
     seen: list[RowResult] = []
 
     async def run() -> None:
@@ -359,10 +413,10 @@ def test_a_closed_client_ends_the_run_with_its_error(sandbox_server: Endpoint) -
             sandbox_server.url, sandbox_server.user_id, sandbox_server.encryption_key
         )
         await client.aclose()
-        async for result in sync_leads(client, leads, workers=3):
+        async for result in sync_leads(client, leads, workers=workers):
             seen.append(result)
 
-    with pytest.raises(RuntimeError, match="client has been closed"):
+    with pytest.raises(ConfigError, match="is closed"):
         asyncio.run(asyncio.wait_for(run(), 10))
     assert seen == []
     assert lead_counts(sandbox_server.db_path) == (0, 0)
