@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ._errors import ConfigError, DeadlineExceeded, MktowsError, RequestExpiredError, fault_error
 from ._models import Fault, SyncLeadResult
@@ -54,10 +55,19 @@ NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Ask the driver to POST ``body``, giving up after ``timeout`` seconds."""
+    """Ask the driver to send ``body``, giving up after ``timeout`` seconds.
+
+    ``url`` None means the client's own endpoint and ``headers`` None the SOAP
+    headers. A ``secret`` exchange (it carries credentials) is never logged.
+    """
 
     body: bytes
     timeout: float
+    method: str = "POST"
+    url: str | None = None
+    headers: Mapping[str, str] | None = None
+    secret: bool = False
+    label: str = "syncLead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +78,8 @@ class Sleep:
 
 
 Response = tuple[int, bytes]
-Flow = Generator["Send | Sleep", "Response | None", SyncLeadResult]
+R = TypeVar("R")
+Flow = Generator["Send | Sleep", "Response | None", R]
 
 
 def call_flow(
@@ -79,7 +90,7 @@ def call_flow(
     monotonic: Callable[[], float],
     random: Callable[[], float],
     deadline: float,
-) -> Flow:
+) -> Flow[SyncLeadResult]:
     """One syncLead call: sign afresh, send, parse, retry per ``policy`` within ``deadline``.
 
     Transport failures come back into the flow as exceptions thrown at the

@@ -5,7 +5,7 @@ place where httpx exceptions become mktows errors. No XML, no retries.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 
 import httpx
@@ -22,7 +22,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @contextmanager
-def map_httpx_errors(url: httpx.URL) -> Iterator[None]:
+def map_httpx_errors(url: httpx.URL | str) -> Iterator[None]:
     """Turn every httpx failure into a mktows TransportError, chained."""
     try:
         yield
@@ -88,19 +88,27 @@ class _Capped:
 
 def send(
     http: httpx.Client,
-    url: httpx.URL,
+    url: httpx.URL | str,
     body: bytes,
     *,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
     timeout: httpx.Timeout,
     remaining: float,
     limit: int,
 ) -> tuple[int, bytes]:
-    """POST a syncLead envelope; return (status, body) read within the limits."""
+    """Send one request (a syncLead POST unless told otherwise); return (status, body)
+    read within the limits. ``headers`` None means the SOAP headers.
+    """
     ends = time.monotonic() + remaining
     with (
         map_httpx_errors(url),
         http.stream(
-            "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
+            method,
+            url,
+            content=body or None,
+            headers=HEADERS if headers is None else headers,
+            timeout=_timeout(timeout, remaining),
         ) as response,
     ):
         status = response.status_code
@@ -116,9 +124,11 @@ def send(
 
 async def asend(
     http: httpx.AsyncClient,
-    url: httpx.URL,
+    url: httpx.URL | str,
     body: bytes,
     *,
+    method: str = "POST",
+    headers: Mapping[str, str] | None = None,
     timeout: httpx.Timeout,
     remaining: float,
     limit: int,
@@ -127,7 +137,11 @@ async def asend(
     ends = time.monotonic() + remaining
     with map_httpx_errors(url):
         async with http.stream(
-            "POST", url, content=body, headers=HEADERS, timeout=_timeout(timeout, remaining)
+            method,
+            url,
+            content=body or None,
+            headers=HEADERS if headers is None else headers,
+            timeout=_timeout(timeout, remaining),
         ) as response:
             status = response.status_code
             early = _too_large(response, limit, status)
