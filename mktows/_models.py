@@ -388,6 +388,9 @@ _SERVER_CODES = frozenset({10001, 20011, 20106})
 class Fault:
     """A SOAP fault: ``faultcode``/``faultstring`` and, from
     ``detail/serviceException``, ``name``, ``message`` and the integer ``code``.
+
+    Errors that came over REST are described the same way: ``code`` is the
+    SOAP twin (606 -> 20023, 1006 -> 20105 ...) and ``rest_code`` the REST code.
     """
 
     faultcode: str
@@ -395,6 +398,7 @@ class Fault:
     code: int | None = None
     message: str | None = None
     name: str | None = None
+    rest_code: int | None = None  # the REST API's own code, when the error came over REST
 
     def __str__(self) -> str:
         return self.message or self.faultstring or self.faultcode
