@@ -80,3 +80,24 @@ FULL_LEAD_ATTRIBUTES: tuple[tuple[str, str, str], ...] = (
     ("EmptyScore", "integer", ""),
     ("LeadSource", "string", "Web"),
 )
+
+
+# SPEC §4: every fault code with its message and the side it blames.
+SPEC_FAULTS = {
+    10001: ("Internal Error", "SOAP-ENV:Server"),
+    20011: ("Internal Error", "SOAP-ENV:Server"),
+    20012: ("Request Not Understood", "SOAP-ENV:Client"),
+    20013: ("Access Denied", "SOAP-ENV:Client"),
+    20014: ("Authentication failed", "SOAP-ENV:Client"),
+    20015: ("Request Limit Exceeded", "SOAP-ENV:Client"),
+    20016: ("Request Expired", "SOAP-ENV:Client"),
+    20017: ("Invalid Request", "SOAP-ENV:Client"),
+    20019: ("Unsupported Operation", "SOAP-ENV:Client"),
+    20023: ("Rate Limit Exceeded", "SOAP-ENV:Client"),
+    20024: ("Concurrency Limit Exceeded", "SOAP-ENV:Client"),
+    20103: ("Lead Not Found", "SOAP-ENV:Client"),
+    20105: ("Lead Attribute Bad", "SOAP-ENV:Client"),
+    20106: ("Lead Sync Failed", "SOAP-ENV:Server"),
+    20109: ("Parameter Required", "SOAP-ENV:Client"),
+    20110: ("Bad Parameter", "SOAP-ENV:Client"),
+}

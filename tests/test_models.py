@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from fixtures import SPEC_FAULTS
 from mktows import (
     Attribute,
     Attributes,
@@ -458,33 +459,13 @@ def test_enums_compare_to_wire_strings() -> None:
     assert [t.value for t in ForeignSysType] == ["CUSTOM", "SFDC", "NETSUITE"]
 
 
-SPEC_CODES = {
-    10001: ("Internal Error", "SOAP-ENV:Server"),
-    20011: ("Internal Error", "SOAP-ENV:Server"),
-    20012: ("Request Not Understood", "SOAP-ENV:Client"),
-    20013: ("Access Denied", "SOAP-ENV:Client"),
-    20014: ("Authentication failed", "SOAP-ENV:Client"),
-    20015: ("Request Limit Exceeded", "SOAP-ENV:Client"),
-    20016: ("Request Expired", "SOAP-ENV:Client"),
-    20017: ("Invalid Request", "SOAP-ENV:Client"),
-    20019: ("Unsupported Operation", "SOAP-ENV:Client"),
-    20023: ("Rate Limit Exceeded", "SOAP-ENV:Client"),
-    20024: ("Concurrency Limit Exceeded", "SOAP-ENV:Client"),
-    20103: ("Lead Not Found", "SOAP-ENV:Client"),
-    20105: ("Lead Attribute Bad", "SOAP-ENV:Client"),
-    20106: ("Lead Sync Failed", "SOAP-ENV:Server"),
-    20109: ("Parameter Required", "SOAP-ENV:Client"),
-    20110: ("Bad Parameter", "SOAP-ENV:Client"),
-}
-
-
 def test_fault_messages_are_spec_table() -> None:
-    assert dict(FAULT_MESSAGES) == {code: text for code, (text, _) in SPEC_CODES.items()}
+    assert dict(FAULT_MESSAGES) == {code: text for code, (text, _) in SPEC_FAULTS.items()}
 
 
-@pytest.mark.parametrize("code", [pytest.param(c, id=str(c)) for c in SPEC_CODES])
+@pytest.mark.parametrize("code", [pytest.param(c, id=str(c)) for c in SPEC_FAULTS])
 def test_fault_for_code(code: int) -> None:
-    text, side = SPEC_CODES[code]
+    text, side = SPEC_FAULTS[code]
     fault = Fault.for_code(code)
     assert fault == Fault(
         faultcode=side,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures import FULL_LEAD_ATTRIBUTES, load, names
+from fixtures import FULL_LEAD_ATTRIBUTES, SPEC_FAULTS, load, names
 from mktows import (
     Attribute,
     AuthHeader,
@@ -186,28 +186,10 @@ def test_foreign_elements_are_ignored() -> None:
 
 # -- faults ----------------------------------------------------------------------------
 
-FAULT_CODES = [
-    10001,
-    20011,
-    20012,
-    20013,
-    20014,
-    20015,
-    20016,
-    20017,
-    20019,
-    20023,
-    20024,
-    20103,
-    20105,
-    20106,
-    20109,
-    20110,
-]
 RETRYABLE = {10001, 20011, 20016, 20023, 20024}
 
 
-@pytest.mark.parametrize("code", [pytest.param(c, id=str(c)) for c in FAULT_CODES])
+@pytest.mark.parametrize("code", [pytest.param(c, id=str(c)) for c in SPEC_FAULTS])
 def test_fault_fixture(code: int) -> None:
     fault = parse_sync_lead_response(load("faults", f"{code}.xml"), status_code=500)
     assert isinstance(fault, Fault)
@@ -287,7 +269,7 @@ def test_every_fault_fixture_is_tested() -> None:
         "code_in_faultstring_only.xml",
         "soap12.xml",
     }
-    assert names("faults") == sorted(odd | {f"{c}.xml" for c in FAULT_CODES})
+    assert names("faults") == sorted(odd | {f"{c}.xml" for c in SPEC_FAULTS})
 
 
 def test_concurrency_fault_is_retryable() -> None:
