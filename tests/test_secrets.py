@@ -61,8 +61,10 @@ def seen(caplog: pytest.LogCaptureFixture) -> Iterator[Seen]:
     caplog.set_level(logging.DEBUG)  # every logger, every level
     collected = Seen()
     yield collected
-    collected.add(*(record.getMessage() for record in caplog.records))
-    collected.add(*(logging.Formatter().format(record) for record in caplog.records))
+    records = caplog.get_records("call")  # at teardown, caplog.records holds only teardown's
+    assert any(record.levelno == logging.DEBUG for record in records), "no DEBUG log was captured"
+    collected.add(*(record.getMessage() for record in records))
+    collected.add(*(logging.Formatter().format(record) for record in records))
     collected.check()
 
 
