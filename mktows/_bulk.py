@@ -1,4 +1,5 @@
-"""The bulk runner: many syncLead calls at once over an AsyncClient, one result per row.
+"""The bulk runner: many syncLead calls at once over an async client (SOAP or REST),
+one result per row.
 
 Holds only a bounded number of rows at a time; paces through a RateLimiter.
 It reads no files and writes none (see _bulk_read and _bulk_journal).
@@ -10,19 +11,33 @@ import asyncio
 import enum
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from ._bulk_read import Row
-from ._client import AsyncClient
 from ._errors import ConfigError, FaultError, MktowsError, ValidationError
 from ._limiter import RateLimiter
 from ._models import LeadRecord, SyncLeadResult
 
-__all__ = ["FATAL_CODES", "RowResult", "RowStatus", "sync_leads"]
+__all__ = ["FATAL_CODES", "LeadSyncer", "RowResult", "RowStatus", "sync_leads"]
 
 # Faults that will fail every following call as well: the run stops (SPEC §4).
 FATAL_CODES = frozenset({20013, 20014, 20015})
 
 DEFAULT_WORKERS = 10
+
+
+class LeadSyncer(Protocol):
+    """What the runner needs of a client: AsyncClient and AsyncRestClient both fit."""
+
+    async def sync_lead(
+        self,
+        lead: LeadRecord,
+        *,
+        return_lead: bool = False,
+        workspace: str | None = None,
+        marketo_cookie: str | None = None,
+    ) -> SyncLeadResult:
+        """Insert or update one lead."""
 
 
 class RowStatus(str, enum.Enum):
@@ -81,7 +96,7 @@ def _from_result(row: int, result: SyncLeadResult) -> RowResult:
 
 
 async def _sync_one(
-    client: AsyncClient,
+    client: LeadSyncer,
     row: Row,
     limiter: RateLimiter | None,
     return_lead: bool,
@@ -122,7 +137,7 @@ def _numbered(rows: Iterable[Row | LeadRecord]) -> Iterator[Row]:
 
 
 async def sync_leads(
-    client: AsyncClient,
+    client: LeadSyncer,
     rows: Iterable[Row | LeadRecord],
     *,
     limiter: RateLimiter | None = None,
@@ -138,6 +153,7 @@ async def sync_leads(
     ...     async for result in sync_leads(client, leads, limiter=limiter):
     ...         print(result.row, result.status, result.lead_id)
 
+    ``client`` is an AsyncClient or an AsyncRestClient (any :class:`LeadSyncer`).
     ``rows`` holds LeadRecords (numbered from 1) or :class:`Row` objects (from
     :func:`read_rows`); it is consumed lazily, at most about ``2 * workers``
     rows ahead of the results. ``workers`` (default: the limiter's concurrency,

@@ -82,6 +82,36 @@ R = TypeVar("R")
 Flow = Generator["Send | Sleep", "Response | None", R]
 
 
+def time_left(ends: float, monotonic: Callable[[], float], deadline: float) -> float:
+    """Seconds until ``ends`` (a ``monotonic`` time); DeadlineExceeded once none are left."""
+    remaining = ends - monotonic()
+    if remaining <= 0:
+        raise DeadlineExceeded(f"the call's deadline of {deadline:g}s ran out")
+    return remaining
+
+
+def retry_wait(
+    exc: MktowsError,
+    tries: int,
+    *,
+    policy: RetryPolicy,
+    random: Callable[[], float],
+    monotonic: Callable[[], float],
+    ends: float,
+    label: str = "syncLead",
+) -> float | None:
+    """Seconds to back off before retrying after ``exc`` on try number ``tries``, or
+    None when no retry is due: not retryable, out of attempts, or past the deadline.
+    """
+    if not exc.retryable or tries >= policy.attempts:
+        return None
+    wait = policy.delay(tries, random())
+    if monotonic() + wait >= ends:
+        return None
+    log.warning("%s: %s; retry %d in %.2fs", label, exc, tries, wait)
+    return wait
+
+
 def call_flow(
     build: Callable[[dt.datetime], bytes],
     *,
@@ -102,10 +132,7 @@ def call_flow(
         tries += 1
         body = build(clock())
         try:
-            remaining = ends - monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(f"the call's deadline of {deadline:g}s ran out")
-            response = yield Send(body, remaining)
+            response = yield Send(body, time_left(ends, monotonic, deadline))
             assert response is not None
             status, data = response
             outcome = parse_sync_lead_response(data, status_code=status)
@@ -123,10 +150,9 @@ def call_flow(
                 tries -= 1
                 log.info("syncLead: timestamp refused (20016); re-signing and retrying")
                 continue
-            if not exc.retryable or tries >= policy.attempts:
+            wait = retry_wait(
+                exc, tries, policy=policy, random=random, monotonic=monotonic, ends=ends
+            )
+            if wait is None:
                 raise
-            wait = policy.delay(tries, random())
-            if monotonic() + wait >= ends:
-                raise
-            log.warning("syncLead: %s; retry %d in %.2fs", exc, tries, wait)
             yield Sleep(wait)

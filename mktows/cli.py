@@ -1,7 +1,8 @@
 """The ``mktows`` command line: sync-lead, sync-leads, serve. Parses, wires, prints.
 
-It holds no protocol or service logic: the clients, the bulk runner and the
-sandbox do the work. The encryption key is never printed.
+It holds no protocol or service logic: the clients (SOAP or REST), the bulk
+runner and the sandbox do the work. The encryption key and client secret are
+never printed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from ._errors import (
 )
 from ._limiter import RateLimiter
 from ._models import LeadRecord, SyncLeadResult
+from ._rest import parse_partitions
+from ._rest_client import AsyncRestClient, RestClient
 from ._retry import RetryPolicy
 
 __all__ = ["main"]
@@ -53,27 +56,64 @@ ENV_USER_ID = "MKTOWS_USER_ID"
 ENV_KEY = "MKTOWS_ENCRYPTION_KEY"
 ENV_SANDBOX_DB = "MKTOWS_SANDBOX_DB"
 CREDENTIAL_VARS = (ENV_ENDPOINT, ENV_USER_ID, ENV_KEY)
+ENV_REST_URL = "MKTOWS_REST_URL"
+ENV_IDENTITY_URL = "MKTOWS_IDENTITY_URL"
+ENV_CLIENT_ID = "MKTOWS_CLIENT_ID"
+ENV_CLIENT_SECRET = "MKTOWS_CLIENT_SECRET"  # noqa: S105 (a variable name)
+ENV_FOREIGN_ID_FIELD = "MKTOWS_FOREIGN_ID_FIELD"
+ENV_PARTITIONS = "MKTOWS_PARTITIONS"
+REST_VARS = (ENV_REST_URL, ENV_IDENTITY_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET)
+REST_OPTION_VARS = (ENV_FOREIGN_ID_FIELD, ENV_PARTITIONS)
+_ALL_VARS = CREDENTIAL_VARS + REST_VARS + REST_OPTION_VARS
+_FLAGS = dict(
+    zip(
+        _ALL_VARS,
+        (
+            "endpoint",
+            "user_id",
+            "encryption_key",
+            "rest_url",
+            "identity_url",
+            "client_id",
+            "client_secret",
+            "foreign_id_field",
+            "partitions",
+        ),
+        strict=True,
+    )
+)
 
 _ENVIRONMENT = f"""\
-environment:
+environment (SOAP):
   {ENV_ENDPOINT}        the SOAP endpoint, e.g. https://123-ABC-456.mktoapi.com/soap/mktows/2_2
   {ENV_USER_ID}         the SOAP user id (Admin > Integration > SOAP API)
   {ENV_KEY}  the SOAP encryption key (a secret: never printed)
+environment (REST, the same syncLead over Marketo's REST API):
+  {ENV_REST_URL}        the REST base URL, e.g. https://123-ABC-456.mktorest.com/rest
+  {ENV_IDENTITY_URL}    the identity URL, e.g. https://123-ABC-456.mktorest.com/identity
+  {ENV_CLIENT_ID}       the API user's client id (Admin > LaunchPoint)
+  {ENV_CLIENT_SECRET}   its client secret (a secret: never printed)
+  {ENV_FOREIGN_ID_FIELD} the REST name of the custom field holding ForeignSysPersonId
+                          (optional; leads keyed by it are refused without it)
+  {ENV_PARTITIONS}      workspace to partition mapping for --workspace, e.g.
+                          "Europe=EU,US=US" (optional)
   {ENV_SANDBOX_DB}      where the embedded sandbox keeps its leads when no
                           credentials are configured (default:
                           $XDG_DATA_HOME/mktows/sandbox.sqlite3 or
                           ~/.local/share/mktows/sandbox.sqlite3)
-  Flags win over --env-file, which wins over the environment. With none of the
-  three credentials set, commands run against the embedded sandbox and say so
-  on stderr."""
+  Flags win over --env-file, which wins over the environment. Give the three
+  SOAP settings or the four REST ones, not both. With none set, commands run
+  against the embedded sandbox (SOAP) and say so on stderr."""
 
 _EXIT_CODES = f"""\
 exit codes:
   {EXIT_OK}    synced (every row CREATED or UPDATED)
   {EXIT_NOT_SYNCED}    the service answered FAILED (sync-leads: some rows FAILED, INVALID or
        a permanent FAULT; see the results file)
-  {EXIT_USAGE}    usage error: bad arguments, bad lead, unreadable file, incomplete credentials
-  {EXIT_FAULT}    SOAP fault (sync-leads: a fault that stops the run: 20013, 20014, 20015)
+  {EXIT_USAGE}    usage error: bad arguments, bad lead, unreadable file, incomplete or
+       conflicting credentials (SOAP and REST both set)
+  {EXIT_FAULT}    SOAP fault or REST error, reported with its SOAP code (sync-leads: a fault
+       that stops the run: 20013, 20014, 20015)
   {EXIT_TRANSPORT}    transport error: no usable answer from the server (sync-leads: some rows
        ended in ERROR or a transient fault; rerunning the command retries them)
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); the journal is intact, rerun to resume"""
@@ -158,6 +198,19 @@ class _Target:
         return f"_Target(endpoint={self.endpoint!r}, user_id={self.user_id!r})"
 
 
+@dataclass(frozen=True)
+class _RestTarget:
+    rest_url: str
+    identity_url: str
+    client_id: str
+    secret: str
+    foreign_id_field: str | None
+    partitions: Mapping[str, str]
+
+    def __repr__(self) -> str:
+        return f"_RestTarget(rest_url={self.rest_url!r}, client_id={self.client_id!r})"
+
+
 # --- argument parsing -------------------------------------------------------------------
 
 
@@ -217,6 +270,27 @@ def _common_parser() -> argparse.ArgumentParser:
         "--encryption-key",
         metavar="KEY",
         help=f"SOAP encryption key; prefer ${ENV_KEY} or --env-file (flags show in ps)",
+    )
+    rest = common.add_argument_group("REST connection (instead of SOAP)")
+    rest.add_argument("--rest-url", metavar="URL", help=f"REST base URL (or ${ENV_REST_URL})")
+    rest.add_argument(
+        "--identity-url", metavar="URL", help=f"identity URL (or ${ENV_IDENTITY_URL})"
+    )
+    rest.add_argument("--client-id", metavar="ID", help=f"REST client id (or ${ENV_CLIENT_ID})")
+    rest.add_argument(
+        "--client-secret",
+        metavar="SECRET",
+        help=f"REST client secret; prefer ${ENV_CLIENT_SECRET} or --env-file (flags show in ps)",
+    )
+    rest.add_argument(
+        "--foreign-id-field",
+        metavar="FIELD",
+        help=f"REST field holding ForeignSysPersonId (or ${ENV_FOREIGN_ID_FIELD})",
+    )
+    rest.add_argument(
+        "--partitions",
+        metavar="WS=PARTITION,...",
+        help=f"workspace to partition mapping (or ${ENV_PARTITIONS})",
     )
     group.add_argument(
         "--env-file",
@@ -401,27 +475,52 @@ def _read_env_file(path: str) -> dict[str, str]:
         value = value.strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
-        if sep and name.strip() in CREDENTIAL_VARS:
+        if sep and name.strip() in _ALL_VARS:
             values[name.strip()] = value
     return values
 
 
-def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> _Target | None:
-    settings = {name: environ.get(name, "") for name in CREDENTIAL_VARS}
-    if args.env_file:
-        settings.update(_read_env_file(args.env_file))
-    for name, flag in zip(CREDENTIAL_VARS, ("endpoint", "user_id", "encryption_key"), strict=True):
-        if getattr(args, flag):
-            settings[name] = getattr(args, flag)
-    given = [name for name in CREDENTIAL_VARS if settings[name]]
-    if not given:
-        return None
-    missing = [name for name in CREDENTIAL_VARS if not settings[name]]
-    if missing:
+def _complete(settings: Mapping[str, str], names: Sequence[str], what: str) -> bool:
+    """True when every one of ``names`` is set, False when none is; else a usage error."""
+    given = [name for name in names if settings[name]]
+    missing = [name for name in names if not settings[name]]
+    if given and missing:
         raise _UsageError(
-            f"{', '.join(given)} set but {', '.join(missing)} not: give all three "
+            f"{', '.join(given)} set but {', '.join(missing)} not: give all {what} "
             "(flags, --env-file or environment), or none to use the embedded sandbox"
         )
+    return bool(given)
+
+
+def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> _Target | _RestTarget | None:
+    settings = {name: environ.get(name, "") for name in _ALL_VARS}
+    if args.env_file:
+        settings.update(_read_env_file(args.env_file))
+    for name, flag in _FLAGS.items():
+        if getattr(args, flag):
+            settings[name] = getattr(args, flag)
+    soap = [name for name in CREDENTIAL_VARS if settings[name]]
+    rest = [name for name in REST_VARS if settings[name]]
+    if soap and rest:
+        raise _UsageError(
+            f"both SOAP settings ({', '.join(soap)}) and REST settings ({', '.join(rest)}) "
+            "are set: keep one of the two sets"
+        )
+    if _complete(settings, REST_VARS, "four REST settings"):
+        try:
+            partitions = parse_partitions(settings[ENV_PARTITIONS])
+        except ConfigError as exc:
+            raise _UsageError(f"{ENV_PARTITIONS}: {exc}") from None
+        return _RestTarget(
+            settings[ENV_REST_URL],
+            settings[ENV_IDENTITY_URL],
+            settings[ENV_CLIENT_ID],
+            settings[ENV_CLIENT_SECRET],
+            settings[ENV_FOREIGN_ID_FIELD] or None,
+            partitions,
+        )
+    if not _complete(settings, CREDENTIAL_VARS, "three"):
+        return None
     return _Target(settings[ENV_ENDPOINT], settings[ENV_USER_ID], settings[ENV_KEY])
 
 
@@ -434,7 +533,7 @@ def sandbox_db_path(environ: Mapping[str, str]) -> Path:
 
 
 @contextlib.contextmanager
-def _connect(args: argparse.Namespace, err: TextIO) -> Iterator[_Target]:
+def _connect(args: argparse.Namespace, err: TextIO) -> Iterator[_Target | _RestTarget]:
     """The configured service, or the embedded sandbox started for this command."""
     target = _target(args, os.environ)
     if target is not None:
@@ -467,10 +566,54 @@ def _retry(args: argparse.Namespace) -> RetryPolicy:
     return RetryPolicy(attempts=args.retries + 1)
 
 
-def _hint(exc: MktowsError) -> str:
+def _hint(exc: MktowsError, rest: bool = False) -> str:
     if isinstance(exc, AuthenticationError):
+        if rest:
+            return f" (check {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET})"
         return f" (check {ENV_USER_ID} and {ENV_KEY})"
     return ""
+
+
+def _client(target: _Target | _RestTarget, args: argparse.Namespace) -> Client | RestClient:
+    if isinstance(target, _RestTarget):
+        return RestClient(
+            target.rest_url,
+            target.identity_url,
+            target.client_id,
+            target.secret,
+            foreign_id_field=target.foreign_id_field,
+            partitions=target.partitions,
+            deadline=args.timeout,
+            retry=_retry(args),
+        )
+    return Client(
+        target.endpoint, target.user_id, target.key, deadline=args.timeout, retry=_retry(args)
+    )
+
+
+def _async_client(
+    target: _Target | _RestTarget, args: argparse.Namespace, limiter: RateLimiter
+) -> AsyncClient | AsyncRestClient:
+    if isinstance(target, _RestTarget):
+        return AsyncRestClient(
+            target.rest_url,
+            target.identity_url,
+            target.client_id,
+            target.secret,
+            foreign_id_field=target.foreign_id_field,
+            partitions=target.partitions,
+            transport=limiter.transport(),
+            deadline=args.timeout,
+            retry=_retry(args),
+        )
+    return AsyncClient(
+        target.endpoint,
+        target.user_id,
+        target.key,
+        transport=limiter.transport(),
+        deadline=args.timeout,
+        retry=_retry(args),
+    )
 
 
 # --- sync-lead ---------------------------------------------------------------------------
@@ -541,14 +684,9 @@ def _cmd_sync_lead(args: argparse.Namespace) -> int:
     except (ValidationError, ConfigError) as exc:
         raise _UsageError(f"bad lead: {exc}") from None
     with _connect(args, err) as target:
+        rest = isinstance(target, _RestTarget)
         try:
-            with Client(
-                target.endpoint,
-                target.user_id,
-                target.key,
-                deadline=args.timeout,
-                retry=_retry(args),
-            ) as client:
+            with _client(target, args) as client:
                 result = client.sync_lead(
                     lead,
                     return_lead=args.return_lead,
@@ -558,7 +696,7 @@ def _cmd_sync_lead(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             raise _UsageError(f"bad lead: {exc}") from None
         except FaultError as exc:
-            print(f"mktows: fault {exc.code}: {exc}{_hint(exc)}", file=err)
+            print(f"mktows: fault {exc.code}: {exc}{_hint(exc, rest)}", file=err)
             if args.json:
                 print(json.dumps(_error_json("FAULT", exc)), file=out)
             return EXIT_FAULT
@@ -592,6 +730,7 @@ class _Run:
     fault: FaultError | None = None
     retry_pending: int = 0  # rows that ended in ERROR or a transient fault
     read_error: OSError | None = None  # the input file failed part-way
+    rest: bool = False  # the run went over REST
 
 
 def _pending(rows: Iterable[Row], ledger: Ledger) -> Iterator[Row]:
@@ -600,14 +739,14 @@ def _pending(rows: Iterable[Row], ledger: Ledger) -> Iterator[Row]:
 
 async def _run_bulk(
     args: argparse.Namespace,
-    target: _Target,
+    target: _Target | _RestTarget,
     rows: Iterable[Row],
     ledger: Ledger,
     progress: Progress,
     limiter: RateLimiter,
     err: TextIO,
 ) -> _Run:
-    run = _Run()
+    run = _Run(rest=isinstance(target, _RestTarget))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
@@ -636,14 +775,7 @@ async def _run_bulk(
             loop.add_signal_handler(signum, interrupt)
             installed.append(signum)
     try:
-        async with AsyncClient(
-            target.endpoint,
-            target.user_id,
-            target.key,
-            transport=limiter.transport(),
-            deadline=args.timeout,
-            retry=_retry(args),
-        ) as client:
+        async with _async_client(target, args, limiter) as client:
             results = sync_leads(
                 client,
                 rows,
@@ -764,7 +896,8 @@ def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
 
 def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO) -> None:
     if run.fault is not None:
-        print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{_hint(run.fault)}", file=err)
+        hint = _hint(run.fault, run.rest)
+        print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{hint}", file=err)
     if run.read_error is not None:
         print(f"mktows: stopped: cannot read the input: {run.read_error}", file=err)
     counts = ", ".join(

@@ -1,0 +1,231 @@
+"""RestClient and AsyncRestClient: syncLead over Marketo's REST API (SPEC §7).
+
+The shell (:mod:`~mktows._shell`) runs :func:`~mktows._rest.rest_flow`; this
+module only holds settings, the per-client schema and the process-wide token
+caches. No protocol logic here, and the client secret and token are never shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._models import LeadRecord, SyncLeadResult
+from ._rest import RestSettings, RestState, TokenCache, rest_flow
+from ._retry import Flow, RetryPolicy, Send
+from ._shell import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+    AsyncShell,
+    SyncShell,
+    parse_url,
+    utc_now,
+)
+
+__all__ = ["AsyncRestClient", "RestClient"]
+
+_REST_EXAMPLE = "https://123-ABC-456.mktorest.com/rest"
+_IDENTITY_EXAMPLE = "https://123-ABC-456.mktorest.com/identity"
+
+# One token per API user in the process, shared by every client (sync or async).
+# Keyed by a digest of the secret too: a client with a wrong secret never borrows
+# a token another client obtained with the right one.
+_TOKENS: dict[tuple[str, str, str], TokenCache] = {}
+_TOKENS_LOCK = threading.Lock()
+
+
+def shared_token_cache(settings: RestSettings) -> TokenCache:
+    """The process-wide token cache of ``settings``' identity URL and client id."""
+    digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
+    key = (settings.identity_url, settings.client_id, digest)
+    with _TOKENS_LOCK:
+        cache = _TOKENS.get(key)
+        if cache is None:
+            cache = _TOKENS[key] = TokenCache()
+        return cache
+
+
+class _Rest:
+    """The REST side of both clients: settings, schema, token cache and the call flow."""
+
+    if TYPE_CHECKING:  # provided by the shell each client is mixed with
+        retry: RetryPolicy
+        deadline: float
+        _clock: Callable[[], dt.datetime]
+        _random: random.Random
+
+        def _check_open(self) -> None: ...
+
+    def _rest_settings(
+        self,
+        rest_url: str,
+        identity_url: str,
+        client_id: str,
+        client_secret: str,
+        foreign_id_field: str | None,
+        partitions: Mapping[str, str] | None,
+    ) -> None:
+        parse_url(rest_url, "rest_url", _REST_EXAMPLE)
+        parse_url(identity_url, "identity_url", _IDENTITY_EXAMPLE)
+        self.settings = RestSettings(
+            rest_url=rest_url,
+            identity_url=identity_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            foreign_id_field=foreign_id_field,
+            partitions=partitions or {},
+        )
+        self._state = RestState(tokens=shared_token_cache(self.settings))
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"{type(self).__name__}(rest_url={s.rest_url!r}, client_id={s.client_id!r})"
+
+    def _url(self, action: Send) -> httpx.URL | str:
+        assert action.url is not None  # every REST exchange names its URL
+        return action.url
+
+    def _flow(
+        self,
+        lead: LeadRecord,
+        return_lead: bool,
+        workspace: str | None,
+        marketo_cookie: str | None,
+    ) -> Flow[SyncLeadResult]:
+        self._check_open()
+        return rest_flow(
+            lead,
+            settings=self.settings,
+            state=self._state,
+            return_lead=return_lead,
+            workspace=workspace,
+            marketo_cookie=marketo_cookie,
+            policy=self.retry,
+            clock=self._clock,
+            monotonic=time.monotonic,
+            random=self._random.random,
+            deadline=self.deadline,
+        )
+
+
+class RestClient(_Rest, SyncShell):
+    """A synchronous syncLead client over Marketo's REST API, on ``httpx.Client``.
+
+    >>> with RestClient(REST_URL, IDENTITY_URL, CLIENT_ID, CLIENT_SECRET) as client:
+    ...     result = client.sync_lead(LeadRecord(email="t@t.com"))
+
+    Same call, results and errors as :class:`~mktows.Client`. ``foreign_id_field``
+    names the custom REST field that holds ForeignSysPersonId; ``partitions``
+    maps workspace names to partition names. The OAuth token is fetched when
+    needed, shared by every client of the same API user in the process and
+    renewed before it expires.
+    """
+
+    def __init__(
+        self,
+        rest_url: str,
+        identity_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        foreign_id_field: str | None = None,
+        partitions: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: bool = True,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        retry: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._rest_settings(
+            rest_url, identity_url, client_id, client_secret, foreign_id_field, partitions
+        )
+        SyncShell.__init__(
+            self,
+            http_client=http_client,
+            transport=transport,
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
+        )
+
+    def sync_lead(
+        self,
+        lead: LeadRecord,
+        *,
+        return_lead: bool = False,
+        workspace: str | None = None,
+        marketo_cookie: str | None = None,
+    ) -> SyncLeadResult:
+        """Insert or update one lead; a FAILED status (skipped) is returned, an error raised.
+
+        Raises ValidationError or ConfigError (nothing sent) for a lead or
+        workspace that cannot be mapped, a FaultError subclass for a REST error
+        (``.fault.rest_code`` keeps its code), TransportError or ResponseError.
+        """
+        return self._drive(self._flow(lead, return_lead, workspace, marketo_cookie))
+
+
+class AsyncRestClient(_Rest, AsyncShell):
+    """The asyncio twin of :class:`RestClient`, over ``httpx.AsyncClient``.
+
+    >>> async with AsyncRestClient(REST_URL, IDENTITY_URL, CLIENT_ID, SECRET) as client:
+    ...     result = await client.sync_lead(LeadRecord(email="t@t.com"))
+    """
+
+    def __init__(
+        self,
+        rest_url: str,
+        identity_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        foreign_id_field: str | None = None,
+        partitions: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        verify: bool = True,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        retry: RetryPolicy | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._rest_settings(
+            rest_url, identity_url, client_id, client_secret, foreign_id_field, partitions
+        )
+        AsyncShell.__init__(
+            self,
+            http_client=http_client,
+            transport=transport,
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
+        )
+
+    async def sync_lead(
+        self,
+        lead: LeadRecord,
+        *,
+        return_lead: bool = False,
+        workspace: str | None = None,
+        marketo_cookie: str | None = None,
+    ) -> SyncLeadResult:
+        """Insert or update one lead; see :meth:`RestClient.sync_lead`."""
+        return await self._adrive(self._flow(lead, return_lead, workspace, marketo_cookie))
