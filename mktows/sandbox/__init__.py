@@ -2,12 +2,14 @@
 
 >>> from mktows.sandbox import make_app, serve_in_thread, DEFAULT_USER_ID, DEFAULT_ENCRYPTION_KEY
 >>> with serve_in_thread(make_app()) as server:
-...     ...  # point a Client at server.url
+...     ...  # point a Client at server.url, a REST client at server.rest_url
 """
 
 from __future__ import annotations
 
 from ._config import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
     DEFAULT_ENCRYPTION_KEY,
     DEFAULT_USER_ID,
     DEFAULT_WORKSPACE,
@@ -16,13 +18,17 @@ from ._config import (
     Workspace,
 )
 from ._server import RunningServer, configure_serve_parser, run_serve, serve_in_thread
-from ._wsgi import ENDPOINT_PATH, SandboxApp, make_app
+from ._wsgi import ENDPOINT_PATH, REST_PATH, TOKEN_PATH, SandboxApp, make_app
 
 __all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
     "DEFAULT_ENCRYPTION_KEY",
     "DEFAULT_USER_ID",
     "DEFAULT_WORKSPACE",
     "ENDPOINT_PATH",
+    "REST_PATH",
+    "TOKEN_PATH",
     "AssignmentRule",
     "RunningServer",
     "SandboxApp",

@@ -1,14 +1,28 @@
-"""The lead field catalog: standard fields and their attrType, plus custom fields.
+"""The lead field catalog: each field's SOAP name, REST name, data type (attrType)
+and display name, standard fields plus custom ones.
 
-Pure data and lookups; knows nothing of SQL, XML or HTTP.
+Pure data and lookups; knows nothing of SQL, XML, JSON or HTTP.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["ATTR_TYPES", "STANDARD_FIELDS", "FieldCatalog"]
+from .._errors import ConfigError
+
+__all__ = [
+    "ATTR_TYPES",
+    "EMAIL",
+    "FOREIGN_ID",
+    "ID",
+    "KEY_NAMES",
+    "STANDARD_FIELDS",
+    "Field",
+    "FieldCatalog",
+]
 
 # The attrType values the service writes (SPEC §1), plus Marketo's score/percent.
 ATTR_TYPES = frozenset(
@@ -68,21 +82,88 @@ STANDARD_FIELDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# REST names of standard fields that are not simply the SOAP name with its first
+# letter lowered.
+_STANDARD_REST_NAMES: Mapping[str, str] = MappingProxyType({"SICCode": "sicCode"})
+
+ID, EMAIL, FOREIGN_ID = "Id", "Email", "ForeignSysPersonId"
+# Names no custom field may take, in either API (compared case-insensitively).
+KEY_NAMES = frozenset({"id", "email", "foreignsyspersonid", "foreignsystype"})
+
+_WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# The length Describe answers for string-like fields (Marketo's 255; not enforced).
+_STRING_LENGTH = 255
+_STRING_TYPES = frozenset({"string", "email", "phone", "url"})
+
+
+def _display(name: str) -> str:
+    spaced = _WORDS.sub(" ", name)
+    return spaced[:1].upper() + spaced[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One lead field as both APIs name it. ``key`` fields are leadRecord keys
+    (Id, Email, ForeignSysPersonId), stored apart from the attributes.
+    """
+
+    soap_name: str
+    rest_name: str
+    data_type: str
+    display_name: str
+    key: bool = False
+    read_only: bool = False
+
+    @property
+    def length(self) -> int | None:
+        """The maximum length Describe answers for string-like fields, else None."""
+        return _STRING_LENGTH if self.data_type in _STRING_TYPES else None
+
 
 class FieldCatalog:
-    """Field names (matched case-insensitively) -> canonical name and attrType."""
+    """Field names -> canonical name and attrType; SOAP names and REST names are
+    matched case-insensitively. Raises ConfigError when REST names clash.
+    """
 
-    __slots__ = ("_by_lower", "_order", "_types")
+    __slots__ = ("_by_lower", "_by_rest", "_fields", "_order", "_types")
 
-    def __init__(self, custom_fields: Mapping[str, str] = MappingProxyType({})) -> None:
+    def __init__(
+        self,
+        custom_fields: Mapping[str, str] = MappingProxyType({}),
+        *,
+        rest_names: Mapping[str, str] = MappingProxyType({}),
+        foreign_id_rest_name: str = "externalId",
+    ) -> None:
         types = dict(STANDARD_FIELDS)
         types.update(custom_fields)
         self._types: Mapping[str, str] = types
         self._by_lower = {name.lower(): name for name in types}
         self._order = {name: index for index, name in enumerate(types)}
+        fields = [
+            Field(ID, "id", "integer", "Id", key=True, read_only=True),
+            Field(EMAIL, "email", "email", "Email Address", key=True),
+            Field(FOREIGN_ID, foreign_id_rest_name, "string", _display(foreign_id_rest_name), True),
+        ]
+        for name, kind in types.items():
+            default = _STANDARD_REST_NAMES.get(name, name[:1].lower() + name[1:])
+            rest = rest_names.get(name, default) if name in custom_fields else default
+            fields.append(Field(name, rest, kind, _display(name)))
+        self._by_rest: dict[str, Field] = {}
+        for f in fields:
+            if not f.rest_name.isidentifier():
+                raise ConfigError(
+                    f"REST name {f.rest_name!r} of {f.soap_name} is not an identifier"
+                )
+            clash = self._by_rest.setdefault(f.rest_name.lower(), f)
+            if clash is not f:
+                raise ConfigError(
+                    f"REST name {f.rest_name!r} of {f.soap_name} clashes with the REST name "
+                    f"{clash.rest_name!r} of {clash.soap_name}"
+                )
+        self._fields = tuple(fields)
 
     def canonical(self, name: str) -> str | None:
-        """The catalog's spelling of ``name``, or None for an unknown field."""
+        """The catalog's spelling of the attribute ``name``, or None for an unknown field."""
         return self._by_lower.get(name.strip().lower())
 
     def attr_type(self, name: str) -> str:
@@ -92,3 +173,12 @@ class FieldCatalog:
     def order(self, name: str) -> int:
         """The position of a canonical field, for answering fields in catalog order."""
         return self._order[name]
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """Every field, keys first, in catalog order (what Describe answers)."""
+        return self._fields
+
+    def by_rest(self, name: str) -> Field | None:
+        """The field whose REST name is ``name`` (case-insensitive), or None."""
+        return self._by_rest.get(name.lower())

@@ -1,6 +1,6 @@
-"""Sandbox configuration: users, workspaces, partitions, assignment rules, custom
-fields and limits, from defaults or a JSON file. Validates; never touches a socket
-or a database.
+"""Sandbox configuration: SOAP users, REST clients, workspaces, partitions,
+assignment rules, custom fields and limits, from defaults or a JSON file.
+Validates; never touches a socket or a database.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from types import MappingProxyType
 from typing import Any
 
 from .._errors import ConfigError
-from ._catalog import ATTR_TYPES, STANDARD_FIELDS
+from ._catalog import ATTR_TYPES, KEY_NAMES, STANDARD_FIELDS, FieldCatalog
 
 __all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
     "DEFAULT_ENCRYPTION_KEY",
     "DEFAULT_USER_ID",
     "DEFAULT_WORKSPACE",
@@ -29,6 +31,9 @@ DEFAULT_USER_ID = "mktows_sandbox_user"
 # Sandbox-only and published on purpose: it protects nothing. Use your own in shared setups.
 DEFAULT_ENCRYPTION_KEY = "mktows-sandbox-key"
 DEFAULT_WORKSPACE = "Default"
+DEFAULT_CLIENT_ID = "mktows-sandbox-client"
+# Sandbox-only and published on purpose, like DEFAULT_ENCRYPTION_KEY: it protects nothing.
+DEFAULT_CLIENT_SECRET = "mktows-sandbox-secret"  # noqa: S105
 
 _KEY_FIELDS = ("Email",)
 
@@ -111,6 +116,13 @@ class SandboxConfig:
     Limits of 0 are off. ``freshness_window`` is how far (seconds) a request
     timestamp may be from the server's clock, past or future.
 
+    The REST face: ``rest_clients`` maps client ids to secrets (default one pair,
+    :data:`DEFAULT_CLIENT_ID` / :data:`DEFAULT_CLIENT_SECRET`; empty turns REST
+    identity off), ``token_lifetime`` is an access token's life in seconds, and
+    ``rest_foreign_id_field`` the REST name of the ForeignSysPersonId key.
+    ``custom_rest_names`` gives a custom field a REST name other than its name
+    with the first letter lowered.
+
     >>> SandboxConfig(daily_quota=0, custom_fields={"Tier": "string"})
     """
 
@@ -128,6 +140,13 @@ class SandboxConfig:
     daily_quota: int = 10_000
     freshness_window: float = 300.0
     max_request_bytes: int = 1024 * 1024
+    rest_clients: Mapping[str, str] = field(
+        default_factory=lambda: _frozen_map({DEFAULT_CLIENT_ID: DEFAULT_CLIENT_SECRET}),
+        repr=False,  # holds the client secrets
+    )
+    token_lifetime: float = 3600.0
+    rest_foreign_id_field: str = "externalId"
+    custom_rest_names: Mapping[str, str] = field(default_factory=lambda: _frozen_map({}))
 
     def __post_init__(self) -> None:
         if not isinstance(self.users, Mapping) or not self.users:
@@ -138,6 +157,15 @@ class SandboxConfig:
             if not isinstance(key, str) or not key:
                 raise ConfigError(f"user {user!r} needs a non-empty encryption key string")
         object.__setattr__(self, "users", _frozen_map(self.users))
+        if not isinstance(self.rest_clients, Mapping):
+            raise ConfigError("rest_clients must map client ids to client secrets")
+        for client, secret in self.rest_clients.items():
+            if not isinstance(client, str) or not client.strip():
+                raise ConfigError("a REST client id must be a non-empty string")
+            if not isinstance(secret, str) or not secret:
+                raise ConfigError(f"REST client {client!r} needs a non-empty secret string")
+        object.__setattr__(self, "rest_clients", _frozen_map(self.rest_clients))
+        _positive("token_lifetime", self.token_lifetime, allow_zero=False)
         self._check_workspaces()
         self._check_fields()
         for name in ("rate_limit_calls", "concurrency_limit", "daily_quota"):
@@ -176,12 +204,7 @@ class SandboxConfig:
     def _check_fields(self) -> None:
         if not isinstance(self.custom_fields, Mapping):
             raise ConfigError("custom_fields must map field names to attrTypes")
-        lower = {name.lower() for name in STANDARD_FIELDS} | {
-            "email",
-            "id",
-            "foreignsyspersonid",
-            "foreignsystype",
-        }
+        lower = {name.lower() for name in STANDARD_FIELDS} | KEY_NAMES
         for name, kind in self.custom_fields.items():
             if not isinstance(name, str) or not name.strip() or not name.isidentifier():
                 raise ConfigError(f"custom field name {name!r} must be a non-empty identifier")
@@ -192,6 +215,17 @@ class SandboxConfig:
                     f"custom field {name!r} has type {kind!r}; use one of {sorted(ATTR_TYPES)}"
                 )
         object.__setattr__(self, "custom_fields", _frozen_map(self.custom_fields))
+        if not isinstance(self.rest_foreign_id_field, str):
+            raise ConfigError("rest_foreign_id_field must be a string (a REST field name)")
+        if not isinstance(self.custom_rest_names, Mapping):
+            raise ConfigError("custom_rest_names must map custom field names to REST names")
+        for name, rest in self.custom_rest_names.items():
+            if name not in self.custom_fields:
+                raise ConfigError(f"custom_rest_names names {name!r}, which is no custom field")
+            if not isinstance(rest, str):
+                raise ConfigError(f"the REST name of {name!r} must be a string")
+        object.__setattr__(self, "custom_rest_names", _frozen_map(self.custom_rest_names))
+        self.catalog()  # REST names: identifiers, no clashes (raises ConfigError)
         known = {n.lower() for n in STANDARD_FIELDS} | {n.lower() for n in self.custom_fields}
         for rule in self.assignment_rules:
             if rule.field not in _KEY_FIELDS and rule.field.lower() not in known:
@@ -203,6 +237,20 @@ class SandboxConfig:
     def workspace(self, name: str) -> Workspace | None:
         """The workspace called ``name``, or None."""
         return next((ws for ws in self.workspaces if ws.name == name), None)
+
+    def catalog(self) -> FieldCatalog:
+        """The field catalog this configuration describes."""
+        return FieldCatalog(
+            self.custom_fields,
+            rest_names=self.custom_rest_names,
+            foreign_id_rest_name=self.rest_foreign_id_field,
+        )
+
+    def with_client(self, client_id: str, secret: str) -> SandboxConfig:
+        """A copy where REST client ``client_id`` has ``secret`` (added or replaced)."""
+        clients = dict(self.rest_clients)
+        clients[client_id] = secret
+        return dataclasses.replace(self, rest_clients=clients)
 
     def with_user(self, user_id: str, encryption_key: str) -> SandboxConfig:
         """A copy where ``user_id`` signs with ``encryption_key`` (added or replaced)."""
@@ -241,10 +289,11 @@ class SandboxConfig:
                     for rule in _items(options["assignment_rules"], "assignment_rules")
                 )
             if isinstance(options.get("custom_fields"), list):
-                options["custom_fields"] = {
-                    f["name"]: f.get("type", "string")
-                    for f in _items(options["custom_fields"], "custom_fields")
-                }
+                listed = _items(options["custom_fields"], "custom_fields")
+                options["custom_fields"] = {f["name"]: f.get("type", "string") for f in listed}
+                named = {f["name"]: f["rest_name"] for f in listed if "rest_name" in f}
+                if named:
+                    options["custom_rest_names"] = {**options.get("custom_rest_names", {}), **named}
             return cls(**options)
         except ConfigError:
             raise

@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from .._errors import ConfigError, MktowsError
 from ._config import SandboxConfig
-from ._wsgi import ENDPOINT_PATH, UNREAD_BODY, make_app
+from ._wsgi import ENDPOINT_PATH, REST_PATH, UNREAD_BODY, make_app
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["RunningServer", "configure_serve_parser", "run_serve", "serve_in_thread"]
 
 KEY_ENV = "MKTOWS_ENCRYPTION_KEY"
+SECRET_ENV = "MKTOWS_CLIENT_SECRET"  # noqa: S105  # the name of a variable, not a secret
 _SOCKET_TIMEOUT = 15.0  # a client that stalls mid-request loses its thread after this
 _DRAIN_SECONDS = 2.0
 _DRAIN_BYTES = 16 * 1024 * 1024
@@ -87,11 +88,29 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 @dataclass(frozen=True, slots=True)
 class RunningServer:
-    """A live sandbox: ``url`` is the full SOAP endpoint, e.g. http://127.0.0.1:PORT/soap/mktows/2_2."""
+    """A live sandbox: ``url`` is the full SOAP endpoint, e.g.
+    http://127.0.0.1:PORT/soap/mktows/2_2; ``rest_url`` (http://127.0.0.1:PORT/rest)
+    and ``identity_url`` (http://127.0.0.1:PORT/identity) are the REST face's bases.
+    """
 
     host: str
     port: int
     url: str
+
+    @property
+    def base_url(self) -> str:
+        """http://HOST:PORT, what every path is served under."""
+        return self.url[: -len(ENDPOINT_PATH)]
+
+    @property
+    def rest_url(self) -> str:
+        """The REST base URL (Marketo's ``https://123-ABC-456.mktorest.com/rest``)."""
+        return self.base_url + REST_PATH
+
+    @property
+    def identity_url(self) -> str:
+        """The identity base URL; tokens come from ``{identity_url}/oauth/token``."""
+        return self.base_url + "/identity"
 
 
 def _make_server(app: WSGIApplication, host: str, port: int) -> _ThreadingServer:
@@ -148,6 +167,14 @@ def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
         help=f"that user's encryption key; better given in the {KEY_ENV} environment variable",
     )
     parser.add_argument(
+        "--client-id",
+        help="a REST client id to accept (added to the configuration's rest_clients)",
+    )
+    parser.add_argument(
+        "--client-secret",
+        help=f"that client's secret; better given in the {SECRET_ENV} environment variable",
+    )
+    parser.add_argument(
         "--db",
         default=":memory:",
         help="SQLite file for the leads (default: in memory, lost on exit)",
@@ -166,6 +193,15 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         config = config.with_user(args.user_id, key)
     elif args.encryption_key:
         raise ConfigError("--encryption-key needs --user-id")
+    secret = args.client_secret or os.environ.get(SECRET_ENV)
+    if args.client_id:
+        if not secret:
+            raise ConfigError(
+                f"--client-id needs --client-secret or the {SECRET_ENV} environment variable"
+            )
+        config = config.with_client(args.client_id, secret)
+    elif args.client_secret:
+        raise ConfigError("--client-secret needs --client-id")
     return config
 
 
@@ -193,10 +229,15 @@ def run_serve(args: argparse.Namespace) -> int:
         app.close()
         print(f"mktows serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    url = _url(args.host, int(server.server_address[1]))
+    port = int(server.server_address[1])
+    url = _url(args.host, port)
+    running = RunningServer(args.host, port, url)
+    clients = ", ".join(sorted(config.rest_clients)) or "none"
     print(
         f"mktows sandbox listening on {url} (WSDL: {url}?WSDL); users: "
-        f"{', '.join(sorted(config.users))}; Ctrl-C stops it",
+        f"{', '.join(sorted(config.users))}\n"
+        f"REST: {running.rest_url} (identity: {running.identity_url}, tokens live "
+        f"{config.token_lifetime:g} s); clients: {clients}; Ctrl-C stops it",
         file=sys.stderr,
         flush=True,
     )

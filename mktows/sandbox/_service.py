@@ -1,18 +1,22 @@
-"""The sandbox's service core: authenticate, limit, then apply SPEC §3 to one
-parsed syncLead request. Every matching rule lives here, once. Pure of HTTP and
-XML: it takes a SyncLeadRequest, a store and a clock, and returns a
-SyncLeadResult or raises FaultError.
+"""The sandbox's service core: authenticate, limit, then apply SPEC §3. Every
+matching rule lives here, once, in :meth:`SyncService.upsert`; SOAP's syncLead
+(:meth:`SyncService.sync`) and REST's Sync Leads are thin translations into it.
+Pure of HTTP, XML and JSON: it takes requests, a store and a clock, and returns
+results or raises FaultError.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from .._errors import FaultError, ValidationError
 from .._models import (
     Attribute,
     Fault,
+    ForeignSysType,
     LeadRecord,
     SyncLeadRequest,
     SyncLeadResult,
@@ -20,12 +24,21 @@ from .._models import (
     check_sync_keys,
 )
 from .._signing import parse_timestamp, verify
-from ._catalog import FieldCatalog
 from ._config import DEFAULT_WORKSPACE, SandboxConfig, Workspace
 from ._limits import Limiter
 from ._store import LeadRow, Store, Transaction
 
-__all__ = ["Clock", "SyncService", "utc_now"]
+__all__ = [
+    "Clock",
+    "Keys",
+    "Lookup",
+    "Mode",
+    "Outcome",
+    "Placement",
+    "SyncService",
+    "Upserted",
+    "utc_now",
+]
 
 Clock = Callable[[], dt.datetime]
 
@@ -39,6 +52,75 @@ def _fault(code: int, detail: str) -> FaultError:
     return FaultError(Fault.for_code(code, detail))
 
 
+# The ForeignSysType of a ForeignSysPersonId given without one (REST has no type).
+_UNTYPED = ForeignSysType.CUSTOM.value
+
+
+class Lookup(str, enum.Enum):
+    """The key a lead was matched by (SOAP names, as SOAP's FAILED messages say them)."""
+
+    ID = "Id"
+    FOREIGN_ID = "ForeignSysPersonId"
+    COOKIE = "cookie"
+    EMAIL = "Email"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Mode(enum.Enum):
+    """What a sync may do: SOAP always upserts; REST also has createOnly / updateOnly."""
+
+    UPSERT = "createOrUpdate"
+    CREATE = "createOnly"
+    UPDATE = "updateOnly"
+
+
+class Outcome(enum.Enum):
+    """What :meth:`SyncService.upsert` did, or why it did nothing."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    NOT_FOUND = "not found"  # an Id that matched nothing, or UPDATE without a match
+    EXISTS = "exists"  # CREATE and a lead matched
+    WRONG_PARTITION = "wrong partition"  # matched by a unique key outside the required one
+    FOREIGN_ID_TAKEN = "foreign id taken"  # the ForeignSysPersonId is another lead's
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """The lead keys of one sync (each None when not given); the cookie goes apart."""
+
+    id: int | None = None
+    email: str | None = None
+    fsp_id: str | None = None
+    fsp_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Partition rules of one sync (SPEC §3). A new lead goes to ``partition`` when
+    given, else to the first matching assignment rule's, else to ``fallback``. A lead
+    matched by a unique key (not by Email) must be in ``required`` when that is given.
+    """
+
+    fallback: str
+    required: str | None = None
+    partition: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """The outcome, the lead written or matched (None for NOT_FOUND), the key it was
+    matched by, and for FOREIGN_ID_TAKEN the Id of the lead holding that key.
+    """
+
+    outcome: Outcome
+    row: LeadRow | None
+    via: Lookup | None = None
+    holder: int | None = None
+
+
 class SyncService:
     """syncLead as the service does it (SPEC §2-§4), over a :class:`Store`."""
 
@@ -46,7 +128,7 @@ class SyncService:
         self.config = config
         self.store = store
         self.clock = clock
-        self.catalog = FieldCatalog(config.custom_fields)
+        self.catalog = config.catalog()
         self.limiter = Limiter(
             rate_calls=config.rate_limit_calls,
             rate_window=config.rate_limit_window,
@@ -113,12 +195,6 @@ class SyncService:
             values[name] = attr.value
         return values
 
-    def _partition(self, lead: LeadRecord, attrs: Mapping[str, str], workspace: Workspace) -> str:
-        for rule in self.config.assignment_rules:
-            if rule.matches(lead.email, attrs):
-                return rule.partition
-        return workspace.primary
-
     def sync(self, request: SyncLeadRequest) -> SyncLeadResult:
         """Insert or update the lead of an authenticated request (SPEC §3)."""
         lead = request.lead
@@ -128,81 +204,156 @@ class SyncService:
             raise _fault(20109, str(exc)) from None
         workspace, named = self._target(request.workspace)
         attrs = self._attributes(lead)
-        cookie = request.marketo_cookie
-        with self.store.transaction() as tx:
-            found, via = self._match(tx, lead, cookie)
-            if found is None:
-                fsp_type = lead.foreign_sys_type.value if lead.foreign_sys_type else None
-                stored = {k: v for k, v in attrs.items() if v != ""}
-                partition = self._partition(lead, stored, workspace)
-                lead_id = tx.insert(
-                    email=lead.email,
-                    fsp_id=lead.foreign_sys_person_id,
-                    fsp_type=fsp_type,
-                    partition=partition,
-                    attrs=stored,
-                )
-                status = SyncStatus.CREATED
-                row = LeadRow(
-                    lead_id, lead.email, lead.foreign_sys_person_id, fsp_type, partition, stored
-                )
-            else:
-                failed = self._refusal(tx, found, via, lead, workspace, named)
-                if failed is not None:
-                    return SyncLeadResult(lead_id=found.id, status=SyncStatus.FAILED, error=failed)
-                row = self._updated(found, lead, attrs)
-                tx.update(row)
-                status = SyncStatus.UPDATED
-            if cookie:
-                tx.associate_cookie(cookie, row.id)
+        done = self.upsert(
+            Keys(
+                id=lead.id,
+                email=lead.email,
+                fsp_id=lead.foreign_sys_person_id,
+                fsp_type=lead.foreign_sys_type.value if lead.foreign_sys_type else None,
+            ),
+            attrs,
+            placement=Placement(
+                fallback=workspace.primary, required=workspace.primary if named else None
+            ),
+            cookie=request.marketo_cookie,
+        )
+        if done.outcome is Outcome.NOT_FOUND:
+            raise _fault(20103, f"no lead has Id {lead.id}")
+        row = done.row
+        # Every other outcome names the lead: with SOAP's precedence a ForeignSysPersonId
+        # is the key itself, so it is never found taken on insert.
+        assert row is not None
+        if done.outcome is Outcome.WRONG_PARTITION:
+            error = (
+                f"lead {row.id} matched by {done.via} is in partition {row.partition!r}, not in "
+                f"the primary partition {workspace.primary!r} of workspace {workspace.name!r}"
+            )
+            return SyncLeadResult(lead_id=row.id, status=SyncStatus.FAILED, error=error)
+        if done.outcome is Outcome.FOREIGN_ID_TAKEN:
+            fsp_id = lead.foreign_sys_person_id or ""
+            error = f"ForeignSysPersonId {fsp_id[:60]!r} already belongs to lead {done.holder}"
+            return SyncLeadResult(lead_id=row.id, status=SyncStatus.FAILED, error=error)
+        status = SyncStatus.CREATED if done.outcome is Outcome.CREATED else SyncStatus.UPDATED
         return SyncLeadResult(
             lead_id=row.id,
             status=status,
             lead=self.record(row) if request.return_lead else None,
         )
 
-    @staticmethod
-    def _match(tx: Transaction, lead: LeadRecord, cookie: str | None) -> tuple[LeadRow | None, str]:
-        """Key precedence: Id > ForeignSysPersonId > cookie > Email (SPEC §3 rules 1-4)."""
-        if lead.id is not None:
-            found = tx.by_id(lead.id)
+    # -- the one core operation both faces call -------------------------------------
+
+    def upsert(
+        self,
+        keys: Keys,
+        attrs: Mapping[str, str],
+        *,
+        lookup: Lookup | None = None,
+        mode: Mode = Mode.UPSERT,
+        placement: Placement,
+        cookie: str | None = None,
+    ) -> Upserted:
+        """Match, then insert or update one lead in one transaction (SPEC §3).
+
+        ``lookup`` None follows SOAP's key precedence (Id > ForeignSysPersonId >
+        cookie > Email); a REST lookupField names the one key to match on. The
+        other keys given are written to the lead (rules 1-2). An unmatched Id is
+        NOT_FOUND; ``mode`` CREATE refuses a matched lead (EXISTS), UPDATE an
+        unmatched one (NOT_FOUND). ``attrs`` are canonical names; an empty value
+        clears the field. ``cookie`` is associated with the lead synced.
+        """
+        with self.store.transaction() as tx:
+            found, via = self._match(tx, keys, lookup, cookie)
             if found is None:
-                raise _fault(20103, f"no lead has Id {lead.id}")
-            return found, "Id"
-        if lead.foreign_sys_person_id is not None:
+                if mode is Mode.UPDATE or via is Lookup.ID:
+                    return Upserted(Outcome.NOT_FOUND, None)
+                if keys.fsp_id is not None and via is not Lookup.FOREIGN_ID:
+                    holder = tx.by_foreign_id(keys.fsp_id)
+                    if holder is not None:  # only a REST email lookup can get here
+                        return Upserted(Outcome.FOREIGN_ID_TAKEN, None, via, holder.id)
+                stored = {k: v for k, v in attrs.items() if v != ""}
+                partition = self._partition(keys.email, stored, placement)
+                fsp_type = keys.fsp_type or (_UNTYPED if keys.fsp_id is not None else None)
+                lead_id = tx.insert(
+                    email=keys.email,
+                    fsp_id=keys.fsp_id,
+                    fsp_type=fsp_type,
+                    partition=partition,
+                    attrs=stored,
+                )
+                row = LeadRow(lead_id, keys.email, keys.fsp_id, fsp_type, partition, stored)
+                outcome = Outcome.CREATED
+            else:
+                if mode is Mode.CREATE:
+                    return Upserted(Outcome.EXISTS, found, via)
+                refused = self._refusal(tx, found, via, keys, placement)
+                if refused is not None:
+                    return refused
+                row = self._updated(found, keys, attrs)
+                tx.update(row)
+                outcome = Outcome.UPDATED
+            if cookie:
+                tx.associate_cookie(cookie, row.id)
+        return Upserted(outcome, row, via)
+
+    def associate(self, lead_id: int, cookie: str) -> bool:
+        """Associate a Munchkin cookie with a lead (moved from any other); False if no such lead."""
+        with self.store.transaction() as tx:
+            if tx.by_id(lead_id) is None:
+                return False
+            tx.associate_cookie(cookie, lead_id)
+        return True
+
+    def lead(self, lead_id: int) -> LeadRow | None:
+        """The stored lead with this Id, or None."""
+        with self.store.transaction() as tx:
+            return tx.by_id(lead_id)
+
+    def _partition(self, email: str | None, attrs: Mapping[str, str], placement: Placement) -> str:
+        if placement.partition is not None:
+            return placement.partition
+        for rule in self.config.assignment_rules:
+            if rule.matches(email, attrs):
+                return rule.partition
+        return placement.fallback
+
+    @staticmethod
+    def _match(
+        tx: Transaction, keys: Keys, lookup: Lookup | None, cookie: str | None
+    ) -> tuple[LeadRow | None, Lookup]:
+        """Key precedence: Id > ForeignSysPersonId > cookie > Email (SPEC §3 rules 1-4),
+        or the one key ``lookup`` names.
+        """
+        if lookup is Lookup.ID or (lookup is None and keys.id is not None):
+            assert keys.id is not None
+            return tx.by_id(keys.id), Lookup.ID
+        if lookup is Lookup.FOREIGN_ID or (lookup is None and keys.fsp_id is not None):
+            assert keys.fsp_id is not None
             # The unique key: no fall-through to cookie or Email when it matches nothing.
-            return tx.by_foreign_id(lead.foreign_sys_person_id), "ForeignSysPersonId"
-        if cookie:
+            return tx.by_foreign_id(keys.fsp_id), Lookup.FOREIGN_ID
+        if lookup is None and cookie:
             found = tx.by_cookie(cookie)
             if found is not None:
-                return found, "cookie"
-        assert lead.email is not None  # check_sync_keys guarantees a key
-        return tx.by_email(lead.email), "Email"
+                return found, Lookup.COOKIE
+        assert keys.email is not None  # the callers guarantee a key
+        return tx.by_email(keys.email), Lookup.EMAIL
 
     @staticmethod
     def _refusal(
-        tx: Transaction,
-        found: LeadRow,
-        via: str,
-        lead: LeadRecord,
-        workspace: Workspace,
-        named: bool,
-    ) -> str | None:
-        """Why an update must not happen (a FAILED status), or None."""
-        if named and via != "Email" and found.partition != workspace.primary:
-            return (
-                f"lead {found.id} matched by {via} is in partition {found.partition!r}, not in "
-                f"the primary partition {workspace.primary!r} of workspace {workspace.name!r}"
-            )
-        fsp_id = lead.foreign_sys_person_id
-        if via == "Id" and fsp_id is not None and fsp_id != found.fsp_id:
+        tx: Transaction, found: LeadRow, via: Lookup, keys: Keys, placement: Placement
+    ) -> Upserted | None:
+        """Why an update must not happen, or None."""
+        required = placement.required
+        if required is not None and via is not Lookup.EMAIL and found.partition != required:
+            return Upserted(Outcome.WRONG_PARTITION, found, via)
+        fsp_id = keys.fsp_id
+        if via is not Lookup.FOREIGN_ID and fsp_id is not None and fsp_id != found.fsp_id:
             holder = tx.by_foreign_id(fsp_id)
             if holder is not None:
-                return f"ForeignSysPersonId {fsp_id[:60]!r} already belongs to lead {holder.id}"
+                return Upserted(Outcome.FOREIGN_ID_TAKEN, found, via, holder.id)
         return None
 
     @staticmethod
-    def _updated(found: LeadRow, lead: LeadRecord, attrs: Mapping[str, str]) -> LeadRow:
+    def _updated(found: LeadRow, keys: Keys, attrs: Mapping[str, str]) -> LeadRow:
         """The matched lead with the request's keys and attributes applied."""
         merged = dict(found.attrs)
         for name, value in attrs.items():
@@ -211,12 +362,12 @@ class SyncService:
             else:
                 merged[name] = value
         fsp_id, fsp_type = found.fsp_id, found.fsp_type
-        if lead.foreign_sys_person_id is not None:
-            fsp_id = lead.foreign_sys_person_id
-            fsp_type = lead.foreign_sys_type.value if lead.foreign_sys_type else fsp_type
+        if keys.fsp_id is not None:
+            fsp_id = keys.fsp_id
+            fsp_type = keys.fsp_type or fsp_type or _UNTYPED
         return LeadRow(
             id=found.id,
-            email=lead.email if lead.email is not None else found.email,
+            email=keys.email if keys.email is not None else found.email,
             fsp_id=fsp_id,
             fsp_type=fsp_type,
             partition=found.partition,

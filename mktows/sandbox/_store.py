@@ -78,7 +78,15 @@ def _row(found: tuple[int, str | None, str | None, str | None, str, str] | None)
     if found is None:
         return None
     lead_id, email, fsp_id, fsp_type, partition, attrs = found
-    return LeadRow(lead_id, email, fsp_id, fsp_type, partition, json.loads(attrs))
+    try:
+        values = json.loads(attrs)
+    except (TypeError, ValueError):
+        values = None
+    if not isinstance(values, dict):  # the file was edited by hand, or is corrupt
+        raise FaultError(
+            Fault.for_code(20011, f"lead {lead_id} has unreadable fields in the store")
+        )
+    return LeadRow(lead_id, email, fsp_id, fsp_type, partition, values)
 
 
 class Transaction:

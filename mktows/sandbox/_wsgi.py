@@ -1,11 +1,12 @@
 """The thin WSGI adapter: HTTP in, bytes out. Checks the HTTP envelope (path,
-method, type, length), reads a capped body, hands the parsed request to the
-service and writes its answer. No matching rules here, no sockets.
+method, type, length), reads a capped body, hands the request to the SOAP
+service or the REST face and writes its answer. No matching rules here, no sockets.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -18,13 +19,14 @@ from .._models import Fault
 from .._parse import parse_sync_lead_request
 from .._schema import wsdl
 from ._config import SandboxConfig
+from ._rest import RestApi, RestError, route
 from ._service import Clock, SyncService, utc_now
 from ._store import Store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["ENDPOINT_PATH", "SandboxApp", "make_app"]
+__all__ = ["ENDPOINT_PATH", "REST_PATH", "TOKEN_PATH", "SandboxApp", "make_app"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,12 @@ ENDPOINT_PATH = "/soap/mktows/2_2"
 SOAP_ACTION = "http://www.marketo.com/mktows/syncLead"
 _XML_TYPES = frozenset({"text/xml", "application/xml"})
 _XML_HEADERS = [("Content-Type", "text/xml; charset=utf-8")]
+REST_PATH = "/rest"
+TOKEN_PATH = "/identity/oauth/token"  # noqa: S105  # a URL path, not a secret
+_JSON_HEADERS = [("Content-Type", "application/json;charset=UTF-8")]
+_TOKEN_HEADERS = [*_JSON_HEADERS, ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+_FORM = "application/x-www-form-urlencoded"
+_HTTP_STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized"}
 # A callback the server may put in the environ; the app calls it when it refuses a
 # body unread, and the server then drains the body so the client can read the
 # answer instead of meeting a reset connection.
@@ -64,9 +72,38 @@ def _address(environ: WSGIEnvironment) -> str:
     return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{ENDPOINT_PATH}"
 
 
+Answer = tuple[str, list[tuple[str, str]], bytes, str]
+
+
+def _json_bytes(data: object) -> bytes:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _media(environ: WSGIEnvironment) -> str:
+    media: str = environ.get("CONTENT_TYPE", "")
+    return media.split(";", 1)[0].strip().lower()
+
+
+def _shown_query(path: str, query: str) -> str:
+    """The query as logged: whole for SOAP (?WSDL), only its parameter names elsewhere,
+    so that a client secret or a token sent in a URL never reaches the log.
+    """
+    if not query:
+        return ""
+    if path == ENDPOINT_PATH:
+        return f"?{query[:40]}"
+    names = [name for name, _ in parse_qsl(query, keep_blank_values=True)]
+    return f"?{','.join(names)[:60]}"
+
+
+def _is_rest(path: str) -> bool:
+    return path == REST_PATH or path.startswith(REST_PATH + "/")
+
+
 class SandboxApp:
     """The sandbox as a WSGI application: POST syncLead to ``/soap/mktows/2_2``,
-    GET ``/soap/mktows/2_2?WSDL`` for the WSDL. ``close()`` closes the store.
+    GET ``/soap/mktows/2_2?WSDL`` for the WSDL; the REST face at
+    ``/identity/oauth/token`` and ``/rest/v1/...``. ``close()`` closes the store.
     """
 
     def __init__(
@@ -75,6 +112,7 @@ class SandboxApp:
         self.config = config or SandboxConfig()
         self.store = Store(db)
         self.service = SyncService(self.config, self.store, clock=clock)
+        self.rest = RestApi(self.service)
 
     @property
     def in_flight(self) -> int:
@@ -87,18 +125,25 @@ class SandboxApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
         try:
             status, headers, body, outcome = self._respond(environ)
         except Exception:  # the last line of defence: never a traceback to the client
             log.exception("sandbox failure")
-            status, headers, body, outcome = self._fault(Fault.for_code(10001))
+            if _is_rest(path):
+                status, headers, body, outcome = self._rest_answer(self.rest.error(RestError(611)))
+            elif path == TOKEN_PATH:
+                answer = {"error": "server_error", "error_description": "System error"}
+                status, headers = "500 Internal Server Error", _TOKEN_HEADERS
+                body, outcome = _json_bytes(answer), "server_error"
+            else:
+                status, headers, body, outcome = self._fault(Fault.for_code(10001))
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
-        query = environ.get("QUERY_STRING", "")
         log.info(
             "%s %s%s %s %s %.1f ms",
             environ.get("REQUEST_METHOD", "?"),
-            environ.get("PATH_INFO", ""),
-            f"?{query[:40]}" if query else "",
+            path,
+            _shown_query(path, environ.get("QUERY_STRING", "")),
             status[:3],
             outcome,
             (time.perf_counter() - started) * 1000,
@@ -106,7 +151,7 @@ class SandboxApp:
         return [body]
 
     @staticmethod
-    def _fault(fault: Fault) -> tuple[str, list[tuple[str, str]], bytes, str]:
+    def _fault(fault: Fault) -> Answer:
         # SOAP 1.1 §6.2: a fault goes out as HTTP 500.
         return (
             "500 Internal Server Error",
@@ -115,7 +160,7 @@ class SandboxApp:
             f"fault={fault.code}",
         )
 
-    def _respond(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes, str]:
+    def _respond(self, environ: WSGIEnvironment) -> Answer:
         try:
             return self._route(environ)
         except _HttpRefusal as refusal:
@@ -124,9 +169,18 @@ class SandboxApp:
         except FaultError as exc:
             return self._fault(exc.fault)
 
-    def _route(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes, str]:
-        if environ.get("PATH_INFO", "") != ENDPOINT_PATH:
-            raise _HttpRefusal("404 Not Found", f"not found; the endpoint is {ENDPOINT_PATH}")
+    def _route(self, environ: WSGIEnvironment) -> Answer:
+        path = environ.get("PATH_INFO", "")
+        if path == TOKEN_PATH:
+            return self._identity(environ)
+        if _is_rest(path):
+            return self._rest(environ, path)
+        if path != ENDPOINT_PATH:
+            raise _HttpRefusal(
+                "404 Not Found",
+                f"not found; the SOAP endpoint is {ENDPOINT_PATH}, REST is under "
+                f"{REST_PATH}/v1 with tokens from {TOKEN_PATH}",
+            )
         method = environ.get("REQUEST_METHOD", "")
         if method == "GET" and any(
             key.lower() == "wsdl"
@@ -146,8 +200,71 @@ class SandboxApp:
             result = self.service.handle(request)
         return "200 OK", _XML_HEADERS, build_sync_lead_response(result), result.status.value
 
+    # -- the REST face ------------------------------------------------------------------
+
+    @staticmethod
+    def _rest_answer(data: dict[str, Any]) -> Answer:
+        if data["success"]:
+            statuses = [r["status"] for r in data["result"] if isinstance(r.get("status"), str)]
+            outcome = ",".join(statuses)[:60] or "ok"
+        else:
+            outcome = f"error={data['errors'][0]['code']}"
+        return "200 OK", _JSON_HEADERS, _json_bytes(data), outcome
+
+    def _identity(self, environ: WSGIEnvironment) -> Answer:
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in ("GET", "POST"):
+            raise _HttpRefusal(
+                "405 Method Not Allowed",
+                "POST the form grant_type, client_id, client_secret (or GET with them)",
+                ("Allow", "POST, GET"),
+            )
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if method == "POST":
+            if _media(environ) == _FORM:
+                body = self._read_body(environ, required=False)
+                form = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+                params.update(form)
+            elif (
+                environ.get("CONTENT_LENGTH", "").strip() not in ("", "0")
+                or environ.get("HTTP_TRANSFER_ENCODING", "").strip()
+            ):
+                _refused_unread(environ)
+                raise _HttpRefusal(
+                    "415 Unsupported Media Type", f"send the token request as {_FORM}"
+                )
+        code, answer = self.rest.token(params)
+        outcome = "token" if code == 200 else str(answer["error"])
+        return _HTTP_STATUS[code], _TOKEN_HEADERS, _json_bytes(answer), outcome
+
+    def _rest(self, environ: WSGIEnvironment, path: str) -> Answer:
+        try:
+            resource = route(path)
+        except RestError as exc:
+            return self._rest_answer(self.rest.error(exc))
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in resource.methods:
+            allowed = ", ".join(resource.methods)
+            raise _HttpRefusal(
+                "405 Method Not Allowed", f"{path} answers {allowed}", ("Allow", allowed)
+            )
+        if resource.takes_body and _media(environ) != "application/json":
+            _refused_unread(environ)
+            raise _HttpRefusal(
+                "415 Unsupported Media Type", "send the body as Content-Type: application/json"
+            )
+        data = self.rest.call(
+            resource,
+            authorization=environ.get("HTTP_AUTHORIZATION"),
+            query=parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+            read_body=lambda: self._read_body(environ, required=resource.takes_body),
+        )
+        return self._rest_answer(data)
+
+    # -- the HTTP envelope ---------------------------------------------------------------
+
     def _check_headers(self, environ: WSGIEnvironment) -> None:
-        media = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        media = _media(environ)
         if media not in _XML_TYPES:
             _refused_unread(environ)
             raise _HttpRefusal(
@@ -161,12 +278,15 @@ class SandboxApp:
                 _refused_unread(environ)
                 raise FaultError(Fault.for_code(20019, f"unsupported SOAPAction {action[:80]!r}"))
 
-    def _read_body(self, environ: WSGIEnvironment) -> bytes:
+    def _read_body(self, environ: WSGIEnvironment, *, required: bool = True) -> bytes:
+        """The whole body (capped). ``required`` False: a request without one is b""."""
         if environ.get("HTTP_TRANSFER_ENCODING", "").strip():
             _refused_unread(environ)
             raise _HttpRefusal("411 Length Required", "send the body with a Content-Length")
         length_text = environ.get("CONTENT_LENGTH", "").strip()
         if not length_text:
+            if not required:
+                return b""
             raise _HttpRefusal("411 Length Required", "send the body with a Content-Length")
         if not length_text.isdigit():
             raise _HttpRefusal("400 Bad Request", "Content-Length is not a number")
