@@ -57,12 +57,18 @@ if typing.TYPE_CHECKING:
     from ._bulk import RowResult, RowStatus, sync_leads
     from ._bulk_read import Row, read_rows
     from ._limiter import RateLimiter
+    from ._rest import RestSettings
+    from ._rest_client import AsyncRestClient, RestClient
 
 __version__ = "0.1.0"
 
-# The bulk tools need asyncio, which costs ~20 ms at import: load them on first use.
+# Loaded on first use: the bulk tools need asyncio (~20 ms at import), and a SOAP-only
+# program need not pay for the REST client.
 _LAZY = {
+    "AsyncRestClient": "._rest_client",
     "RateLimiter": "._limiter",
+    "RestClient": "._rest_client",
+    "RestSettings": "._rest",
     "Row": "._bulk_read",
     "RowResult": "._bulk",
     "RowStatus": "._bulk",
@@ -87,6 +93,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AccessDeniedError",
     "AsyncClient",
+    "AsyncRestClient",
     "Attribute",
     "Attributes",
     "AuthHeader",
@@ -109,6 +116,8 @@ __all__ = [
     "RequestExpiredError",
     "ResponseError",
     "ResponseTooLarge",
+    "RestClient",
+    "RestSettings",
     "RetryPolicy",
     "Row",
     "RowResult",
