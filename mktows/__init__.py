@@ -11,6 +11,8 @@ Everything here imports relatively and has no import-time side effects, so
 the package also works when copied under another package's ``_vendor/``.
 """
 
+from __future__ import annotations
+
 import importlib
 import typing
 

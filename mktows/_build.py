@@ -12,14 +12,13 @@ from collections.abc import Callable
 from lxml import etree
 
 from ._errors import ValidationError
-from ._models import Fault, LeadRecord, SyncLeadResult, check_sync_keys, check_xml_text
+from ._models import Fault, LeadRecord, Secret, SyncLeadResult, check_sync_keys, check_xml_text
 from ._signing import format_timestamp, sign
 from ._xml import MKTOWS, NSMAP, RESPONSE_NSMAP, SOAP_ENV, XSI_NIL, sub, to_bytes
 
 __all__ = ["build_fault_envelope", "build_sync_lead_envelope", "build_sync_lead_response"]
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
-_HEADER = f"{{{SOAP_ENV}}}Header"
 _BODY = f"{{{SOAP_ENV}}}Body"
 _FAULT = f"{{{SOAP_ENV}}}Fault"
 
@@ -71,6 +70,18 @@ def _lead_record(parent: etree._Element, lead: LeadRecord, *, typed: bool) -> No
             attr_list.append(node)
 
 
+def _check_key(key: Secret) -> None:
+    """Refuse a key that cannot sign; no message (and no local here) shows it."""
+    if not isinstance(key.value, str) or not key.value:
+        raise ValidationError("encryption_key must be a non-empty str", field="encryption_key")
+    # UTF-8 replaces only lone surrogates, so a count that changes means one is there.
+    if key.value.encode("utf-8", "replace").count(b"?") != key.value.count("?"):
+        raise ValidationError(
+            "encryption_key holds a character UTF-8 cannot encode; copy the key again",
+            field="encryption_key",
+        )
+
+
 def _optional_text(value: str | None, field: str) -> str | None:
     if value is None:
         return None
@@ -84,7 +95,7 @@ def build_sync_lead_envelope(
     lead: LeadRecord,
     *,
     user_id: str,
-    encryption_key: str,
+    encryption_key: str | Secret,
     return_lead: bool = False,
     marketo_cookie: str | None = None,
     workspace: str | None = None,
@@ -98,6 +109,10 @@ def build_sync_lead_envelope(
 
     >>> build_sync_lead_envelope(LeadRecord(email="t@t.com"), user_id=U, encryption_key=K)
     """
+    # Error reporters capture frame locals: from here on only the wrapper holds the key.
+    key = encryption_key if isinstance(encryption_key, Secret) else Secret(encryption_key)
+    del encryption_key
+    _check_key(key)
     if not isinstance(lead, LeadRecord):
         raise ValidationError(
             f"lead must be a LeadRecord, not {type(lead).__name__}", field="leadRecord"
@@ -108,9 +123,6 @@ def build_sync_lead_envelope(
             "user_id is required: the account's SOAP user id (mktowsUserId)", field="user_id"
         )
     check_xml_text(user_id, "user_id")
-    if not isinstance(encryption_key, str) or not encryption_key:
-        # The message never shows the key, whatever it is.
-        raise ValidationError("encryption_key must be a non-empty str", field="encryption_key")
     marketo_cookie = _optional_text(marketo_cookie, "marketo_cookie")
     workspace = _optional_text(workspace, "workspace")
     if not isinstance(return_lead, bool):
@@ -121,7 +133,7 @@ def build_sync_lead_envelope(
     header, body = envelope
     auth, context = header
     user, signature, stamp = auth
-    user.text, signature.text, stamp.text = user_id, sign(when, user_id, encryption_key), when
+    user.text, signature.text, stamp.text = user_id, sign(when, user_id, key.value), when
     if workspace is None:
         header.remove(context)
     else:

@@ -1,6 +1,6 @@
 """Client and AsyncClient for SOAP syncLead: build -> send -> parse, and nothing else.
 
-The twins share every decision (:func:`~mktows._retry.call_flow`) and the
+The twins share every decision (:func:`~mktows._soap_flow.call_flow`) and the
 shell (:mod:`~mktows._shell`); they differ only in how they send and sleep.
 """
 
@@ -17,18 +17,18 @@ import httpx
 
 from ._build import build_sync_lead_envelope
 from ._errors import ConfigError
-from ._models import LeadRecord, SyncLeadResult
-from ._retry import Flow, RetryPolicy, Send, call_flow
+from ._models import LeadRecord, Secret, SyncLeadResult
+from ._retry import Flow, RetryPolicy, Send
 from ._shell import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     AsyncShell,
-    Secret,
     SyncShell,
     parse_url,
     utc_now,
 )
+from ._soap_flow import call_flow
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -76,7 +76,7 @@ class _Soap:
             build_sync_lead_envelope,
             lead,
             user_id=self.user_id,
-            encryption_key=self._key.value,
+            encryption_key=self._key,
             return_lead=return_lead,
             workspace=workspace,
             marketo_cookie=marketo_cookie,

@@ -27,7 +27,7 @@ Every failure a user can meet is one of these::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._models import Fault
@@ -78,6 +78,9 @@ class ValidationError(MktowsError, ValueError):
         super().__init__(message)
         self.field = field
 
+    def __reduce__(self) -> tuple[Any, ...]:  # keyword-only fields survive pickling
+        return (_rebuild, (type(self), (str(self),), {"field": self.field}))
+
 
 class ConversionError(ValidationError):
     """An attribute value cannot be converted to the Python type its ``attrType`` names."""
@@ -116,17 +119,26 @@ class ResponseError(RemoteError):
         message: str,
         *,
         status_code: int | None = None,
-        body: bytes = b"",
+        body: bytes | None = b"",
     ) -> None:
         self.reason = message
         self.status_code = status_code
-        self.body_excerpt = excerpt(body)
+        self.body_excerpt = None if body is None else excerpt(body)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         where = f"HTTP {self.status_code}: " if self.status_code is not None else ""
-        shown = f"; body starts: {self.body_excerpt!r}" if self.body_excerpt else "; body is empty"
+        if self.body_excerpt is None:
+            shown = "; body not read"
+        elif self.body_excerpt:
+            shown = f"; body starts: {self.body_excerpt!r}"
+        else:
+            shown = "; body is empty"
         return f"{where}{self.reason}{shown}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = {"status_code": self.status_code, "body_excerpt": self.body_excerpt}
+        return (_rebuild, (type(self), (self.reason,), state))
 
     def with_status(self, status_code: int) -> ResponseError:
         """Attach the HTTP status once the caller knows it."""
@@ -157,6 +169,9 @@ class FaultError(RemoteError):
         self.code = fault.code
         self.status_code = status_code
         super().__init__(str(fault))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), (self.fault,), {"status_code": self.status_code}))
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
@@ -197,6 +212,18 @@ class LeadNotFoundError(FaultError):
 
 class UnknownAttributeError(FaultError):
     """20105: an attribute name is not a field of the lead."""
+
+
+def _rebuild(cls: type[MktowsError], args: tuple[Any, ...], state: dict[str, Any]) -> MktowsError:
+    """Unpickle an error whose constructor takes keyword-only evidence."""
+    error = cls(*args)
+    if isinstance(error, ResponseError):
+        error.body_excerpt = state.pop("body_excerpt")
+        error.status_code = state.pop("status_code")
+        error.args = (error._describe(),)
+    for name, value in state.items():
+        setattr(error, name, value)
+    return error
 
 
 _RETRYABLE_CODES = frozenset({10001, 20011, 20016, 20023, 20024})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -19,6 +19,7 @@ __all__ = [
     "Fault",
     "ForeignSysType",
     "LeadRecord",
+    "Secret",
     "SyncLeadRequest",
     "SyncLeadResult",
     "SyncStatus",
@@ -44,6 +45,19 @@ def check_xml_text(value: object, field: str) -> str:
             field=field,
         )
     return value
+
+
+class Secret:
+    """Holds a secret (an encryption key, a client secret, a token) so that no repr,
+    log line or error reporter's dump of locals shows it; ``.value`` reads it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
 
 
 class SyncStatus(str, enum.Enum):
@@ -98,10 +112,40 @@ def _to_wire(name: str, value: object) -> tuple[str, str]:
     )
 
 
-def _parse_datetime(text: str) -> dt.datetime:
-    if text.endswith(("Z", "z")):  # fromisoformat() accepts "Z" only from 3.11 on
-        text = text[:-1] + "+00:00"
-    return dt.datetime.fromisoformat(text)
+# xs:date / xs:dateTime lexical forms only, the same on every Python version
+# (fromisoformat() alone accepts more from 3.11 on, and fewer fraction lengths before).
+_W3C_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+_W3C_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(Z|z|[+-][0-9]{2}:[0-9]{2})?"
+)
+
+
+def parse_w3c_date(text: str) -> dt.date:
+    """An xs:date (``2013-07-31``); ValueError for anything else."""
+    found = _W3C_DATE.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not a date: {text[:40]!r}")
+    return dt.date(*(int(part) for part in found.groups()))
+
+
+def parse_w3c_datetime(text: str) -> dt.datetime:
+    """An xs:dateTime (``2013-07-31T12:38:47.5-07:00``, ``Z`` or an offset, or none: then
+    naive); ValueError for anything else."""
+    found = _W3C_DATETIME.fullmatch(text)
+    if found is None:
+        raise ValueError(f"not a date-time: {text[:40]!r}")
+    year, month, day, hour, minute, second, fraction, offset = found.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    tz = None
+    if offset in ("Z", "z"):
+        tz = dt.timezone.utc
+    elif offset:
+        minutes = int(offset[1:3]) * 60 + int(offset[4:6])
+        tz = dt.timezone(dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes))
+    return dt.datetime(
+        int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
+    )
 
 
 def _parse_bool(text: str) -> bool:
@@ -136,8 +180,8 @@ _CONVERTERS: dict[str, Callable[[str], TypedValue]] = {
     "float": _strict(_DECIMAL, float),
     "percent": _strict(_DECIMAL, float),
     "currency": _strict(_DECIMAL, Decimal),
-    "date": dt.date.fromisoformat,
-    "datetime": _parse_datetime,
+    "date": parse_w3c_date,
+    "datetime": parse_w3c_datetime,
 }
 
 TypedValue = str | int | float | Decimal | bool | dt.date | dt.datetime | None
@@ -208,10 +252,18 @@ class Attributes(Mapping[str, str]):
 
     __slots__ = ("_items",)
 
-    def __init__(self, items: Mapping[str, AttrValue] | Sequence[Attribute] = ()) -> None:
+    def __init__(self, items: Mapping[str, AttrValue] | Sequence[Attribute] | None = ()) -> None:
         attrs: dict[str, Attribute] = {}
+        if items is None:
+            items = ()
         if isinstance(items, Attributes):
             attrs = dict(items._items)
+        elif not isinstance(items, (Mapping, Iterable)) or isinstance(items, (str, bytes)):
+            raise ValidationError(
+                "attributes must be a mapping of name -> value or a list of Attribute "
+                f"objects, not {type(items).__name__}",
+                field="attributes",
+            )
         elif isinstance(items, Mapping):
             for name, value in items.items():
                 attrs[name] = Attribute(name=name, value=value)
@@ -219,8 +271,8 @@ class Attributes(Mapping[str, str]):
             for attr in items:
                 if not isinstance(attr, Attribute):
                     raise ValidationError(
-                        f"attributes must be Attribute objects or a mapping, got "
-                        f"{type(attr).__name__}",
+                        "attributes must be a mapping of name -> value or a list of "
+                        f"Attribute objects, not a list holding {type(attr).__name__}",
                         field="attributes",
                     )
                 if attr.name in attrs:
@@ -303,7 +355,7 @@ class LeadRecord:
         email: str | None = None,
         foreign_sys_person_id: str | None = None,
         foreign_sys_type: ForeignSysType | str | None = None,
-        attributes: Mapping[str, AttrValue] | Sequence[Attribute] = (),
+        attributes: Mapping[str, AttrValue] | Sequence[Attribute] | None = (),
     ) -> None:
         if id is not None:
             id = _check_lead_id(id)

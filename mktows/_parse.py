@@ -109,7 +109,8 @@ def _fault(node: etree._Element) -> Fault:
         name = text_of(info.get("name"))
         message = text_of(info.get("message"))
         code_text = text_of(info.get("code"))
-    code = int(code_text) if code_text and code_text.strip().isdigit() else None
+    digits = (code_text or "").strip()
+    code = int(digits) if digits.isascii() and digits.isdigit() else None
     if code is None:
         code = _fault_code(faultstring, message)
     return Fault(
@@ -148,7 +149,7 @@ def _result(payload: etree._Element, body: bytes) -> SyncLeadResult:
     status_el = parts.get("syncStatus")
     status_parts = children(status_el) if status_el is not None else {}
     lead_el = parts.get("leadId")
-    if lead_el is None:  # leadId is required in result; tolerate it only in syncStatus
+    if is_nil(lead_el):  # leadId is required in result; tolerate it only in syncStatus
         lead_el = status_parts.get("leadId")
     lead_id = _int(lead_el, "result/leadId", body)
     status_text = text_of(status_parts.get("status"))

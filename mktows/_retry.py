@@ -1,19 +1,16 @@
-"""The retry policy (SPEC §4) and the call flow both clients drive. Pure: the
-clocks and the random source are parameters; sending and sleeping are the
-driver's, requested by yielding :class:`Send` and :class:`Sleep`.
+"""The retry policy (SPEC §4) and the vocabulary of call flows: the Send and Sleep
+actions a flow yields and the deadline and backoff helpers every flow shares.
+Pure: the clocks and the random source are parameters.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
-from ._errors import ConfigError, DeadlineExceeded, MktowsError, RequestExpiredError, fault_error
-from ._models import Fault, SyncLeadResult
-from ._parse import parse_sync_lead_response
+from ._errors import ConfigError, DeadlineExceeded, MktowsError
 
 __all__ = ["RetryPolicy"]
 
@@ -61,11 +58,11 @@ class Send:
     headers. A ``secret`` exchange (it carries credentials) is never logged.
     """
 
-    body: bytes
+    body: bytes = field(repr=False)  # may carry credentials
     timeout: float
     method: str = "POST"
     url: str | None = None
-    headers: Mapping[str, str] | None = None
+    headers: Mapping[str, str] | None = field(default=None, repr=False)  # a bearer token
     secret: bool = False
     label: str = "syncLead"
 
@@ -110,49 +107,3 @@ def retry_wait(
         return None
     log.warning("%s: %s; retry %d in %.2fs", label, exc, tries, wait)
     return wait
-
-
-def call_flow(
-    build: Callable[[dt.datetime], bytes],
-    *,
-    policy: RetryPolicy,
-    clock: Callable[[], dt.datetime],
-    monotonic: Callable[[], float],
-    random: Callable[[], float],
-    deadline: float,
-) -> Flow[SyncLeadResult]:
-    """One syncLead call: sign afresh, send, parse, retry per ``policy`` within ``deadline``.
-
-    Transport failures come back into the flow as exceptions thrown at the
-    ``yield``. A FAILED status is returned; a fault is raised as its FaultError.
-    """
-    ends = monotonic() + deadline
-    tries = resigns = 0
-    while True:
-        tries += 1
-        body = build(clock())
-        try:
-            response = yield Send(body, time_left(ends, monotonic, deadline))
-            assert response is not None
-            status, data = response
-            outcome = parse_sync_lead_response(data, status_code=status)
-            if isinstance(outcome, Fault):
-                raise fault_error(outcome, status_code=status)
-            return outcome
-        except DeadlineExceeded:
-            raise
-        except MktowsError as exc:
-            if isinstance(exc, RequestExpiredError):
-                # A fresh signature is the cure; a backoff is not (SPEC §4).
-                if resigns >= policy.resign_attempts:
-                    raise
-                resigns += 1
-                tries -= 1
-                log.info("syncLead: timestamp refused (20016); re-signing and retrying")
-                continue
-            wait = retry_wait(
-                exc, tries, policy=policy, random=random, monotonic=monotonic, ends=ends
-            )
-            if wait is None:
-                raise
-            yield Sleep(wait)

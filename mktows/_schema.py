@@ -11,6 +11,7 @@ from importlib import resources
 
 from lxml import etree
 
+from ._models import check_xml_text
 from ._xml import MKTOWS, SOAP_ENV, parse_xml
 
 __all__ = ["validate_envelope", "wsdl"]
@@ -40,10 +41,12 @@ def _schema() -> etree.XMLSchema:
 
 
 def wsdl(address: str | None = None) -> bytes:
-    """The syncLead WSDL; with ``address``, its soap:address points there."""
+    """The syncLead WSDL; with ``address``, its soap:address points there
+    (ValidationError for an address XML cannot carry)."""
     data = _wsdl_bytes()
     if address is None:
         return data
+    check_xml_text(address, "address")
     root = etree.fromstring(data)
     for node in root.iter(f"{{{_SOAP_BINDING_NS}}}address"):
         node.set("location", address)
@@ -55,7 +58,7 @@ def validate_envelope(body: bytes) -> list[str]:
 
     Checks the SOAP 1.1 envelope shape, then validates every header block and
     body element of the service namespace against the packaged schema. An empty
-    list means valid.
+    list means valid; bytes that are not XML raise ResponseError.
     """
     root = parse_xml(body)
     if root.tag != f"{{{SOAP_ENV}}}Envelope":

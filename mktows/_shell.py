@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 import httpx
 
 from ._errors import ConfigError, MktowsError
+from ._models import Secret
 from ._retry import Flow, RetryPolicy, Send
 from ._transport import DEFAULT_TIMEOUT, asend, send
 
@@ -33,18 +34,6 @@ S = TypeVar("S")
 def utc_now() -> dt.datetime:
     """The default clock: now, in UTC."""
     return dt.datetime.now(dt.timezone.utc)
-
-
-class Secret:
-    """Holds a secret so that no repr, vars() or debugger dump shows it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<secret>"
 
 
 def parse_url(value: object, what: str, example: str) -> httpx.URL:
@@ -75,6 +64,11 @@ class Shell(Generic[H, T]):
     ) -> None:
         if deadline <= 0 or max_response_bytes <= 0:
             raise ConfigError("deadline and max_response_bytes must be positive")
+        if http_client is not None and (transport is not None or not verify):
+            raise ConfigError(
+                "transport and verify apply to the httpx client mktows makes; with your own "
+                "http_client, set them on it instead"
+            )
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.deadline = deadline
         self.retry = retry or RetryPolicy()

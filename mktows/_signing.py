@@ -7,6 +7,7 @@ import hashlib
 import hmac
 
 from ._errors import ValidationError
+from ._models import parse_w3c_datetime
 
 __all__ = ["format_timestamp", "parse_timestamp", "sign", "verify"]
 
@@ -36,10 +37,7 @@ def format_timestamp(when: dt.datetime) -> str:
 
 def parse_timestamp(text: str) -> dt.datetime:
     """Read a W3C timestamp with ``Z`` or an offset; ValueError when it has neither."""
-    value = text.strip()
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    when = dt.datetime.fromisoformat(value)
+    when = parse_w3c_datetime(text.strip())
     if when.tzinfo is None:
         raise ValueError(f"timestamp {text[:40]!r} has no offset")
     return when

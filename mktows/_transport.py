@@ -1,5 +1,6 @@
-"""HTTP for syncLead over httpx: one POST, a capped streaming read, and the ONE
-place where httpx exceptions become mktows errors. No XML, no retries.
+"""HTTP over httpx for every client: one request, a capped streaming read within the
+call's deadline, and the ONE place where httpx exceptions become mktows errors.
+No XML, no JSON, no retries.
 """
 
 from __future__ import annotations
@@ -22,11 +23,17 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @contextmanager
-def map_httpx_errors(url: httpx.URL | str) -> Iterator[None]:
-    """Turn every httpx failure into a mktows TransportError, chained."""
+def map_httpx_errors(url: httpx.URL | str, ends: float) -> Iterator[None]:
+    """Turn every httpx failure into a mktows TransportError, chained; a timeout that
+    fires because the call's deadline (``ends``, a monotonic time) ran out is
+    DeadlineExceeded."""
     try:
         yield
     except httpx.TimeoutException as exc:
+        if time.monotonic() >= ends - _SLACK:
+            raise DeadlineExceeded(
+                f"the call's deadline ran out talking to {url} ({type(exc).__name__})"
+            ) from exc
         raise TransportError(
             f"timed out talking to {url} ({type(exc).__name__}); the server may be slow "
             "or unreachable, try again or raise the timeout"
@@ -35,6 +42,10 @@ def map_httpx_errors(url: httpx.URL | str) -> Iterator[None]:
         raise TransportError(
             f"could not complete the request to {url}: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+# Socket timeouts fire a hair early or late; within this, a timeout is the deadline's.
+_SLACK = 0.05
 
 
 def _timeout(base: httpx.Timeout, remaining: float) -> httpx.Timeout:
@@ -52,10 +63,11 @@ def _timeout(base: httpx.Timeout, remaining: float) -> httpx.Timeout:
 
 def _too_large(response: httpx.Response, limit: int, status: int) -> ResponseTooLarge | None:
     length = response.headers.get("Content-Length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and int(length) > limit:
         return ResponseTooLarge(
             f"the response announces {length} bytes, over max_response_bytes={limit}",
             status_code=status,
+            body=None,
         )
     return None
 
@@ -102,7 +114,7 @@ def send(
     """
     ends = time.monotonic() + remaining
     with (
-        map_httpx_errors(url),
+        map_httpx_errors(url, ends),
         http.stream(
             method,
             url,
@@ -135,7 +147,7 @@ async def asend(
 ) -> tuple[int, bytes]:
     """The async twin of :func:`send`."""
     ends = time.monotonic() + remaining
-    with map_httpx_errors(url):
+    with map_httpx_errors(url, ends):
         async with http.stream(
             method,
             url,

@@ -142,14 +142,20 @@ def lead_and_keys(**kwargs: object) -> LeadRecord:
         pytest.param(
             {"email": "a@b.c", "attributes": [("A", "1")]},
             "attributes",
-            "Attribute objects or a mapping",
+            "a mapping of name -> value or a list of Attribute objects",
             id="attr-tuples",
         ),
         pytest.param(
             {"email": "a@b.c", "attributes": "AB"},
             "attributes",
-            "Attribute objects or a mapping",
+            "a mapping of name -> value or a list of Attribute objects",
             id="attr-str",
+        ),
+        pytest.param(
+            {"email": "a@b.c", "attributes": 42},
+            "attributes",
+            "not int",
+            id="attr-int",
         ),
     ],
 )
