@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, urlencode
 
 from ._errors import (
@@ -31,9 +31,11 @@ from ._models import (
     Fault,
     ForeignSysType,
     LeadRecord,
+    Secret,
     SyncLeadResult,
     SyncStatus,
     check_sync_keys,
+    check_xml_text,
 )
 from ._retry import Flow, RetryPolicy, Send, Sleep, retry_wait, time_left
 
@@ -82,6 +84,10 @@ REST_TWIN_CODES: Mapping[int, int] = MappingProxyType(
 UNKNOWN_TWIN_CODE = 20106  # Lead Sync Failed: not retried
 TOKEN_CODES = frozenset({600, 601, 602})  # renew the token and retry once
 TOKEN_MARGIN = 60.0  # renew this long before expiry (or a tenth of a shorter lifetime)
+# Marketo refuses URIs over ~8 KB (HTTP 414); a Get Lead whose field list would make
+# the URL longer than this is sent as POST ...?_method=GET with the fields in a form body.
+GET_URL_LIMIT = 7000
+_MAX_CODE_DIGITS = 18  # a REST code longer than this is no code (and int() would be slow)
 
 JSON_HEADERS: Mapping[str, str] = MappingProxyType(
     {"Content-Type": "application/json", "Accept": "application/json"}
@@ -98,9 +104,19 @@ _STATUSES = {"created": SyncStatus.CREATED, "updated": SyncStatus.UPDATED}
 # --- settings and state ------------------------------------------------------------------
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no request could carry it
+        return False
+    return True
+
+
 def _required(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{what} is required")
+    if not value.isprintable():  # also a lone surrogate, which no request could carry
+        raise ConfigError(f"{what} holds a control character or a lone surrogate: {value!r}")
     return value.strip()
 
 
@@ -128,6 +144,8 @@ class RestSettings:
         object.__setattr__(self, "client_id", _required(self.client_id, "client_id"))
         if not isinstance(self.client_secret, str) or not self.client_secret:
             raise ConfigError("client_secret is required (the API user's client secret)")
+        if not _encodable(self.client_secret):
+            raise ConfigError("client_secret holds a character UTF-8 cannot encode; copy it again")
         if self.foreign_id_field is not None:
             object.__setattr__(
                 self, "foreign_id_field", _required(self.foreign_id_field, "foreign_id_field")
@@ -159,33 +177,34 @@ class TokenCache:
     """One OAuth access token and when to stop using it; ``now`` is seconds since the epoch.
 
     The entry is one tuple, replaced whole, so threads sharing a cache never see
-    a token with another token's expiry. The token never shows in the repr.
+    a token with another token's expiry. The token is kept in a :class:`Secret`:
+    no repr, and no error reporter's dump of locals, shows it.
     """
 
     __slots__ = ("_entry",)
 
     def __init__(self) -> None:
-        self._entry: tuple[str, float] | None = None
+        self._entry: tuple[Secret, float] | None = None
 
     def __repr__(self) -> str:
         return f"TokenCache({'<token>' if self._entry else 'empty'})"
 
-    def current(self, now: float) -> str | None:
+    def current(self, now: float) -> Secret | None:
         """The token, unless there is none or it is due for renewal at ``now``."""
         entry = self._entry
         if entry is not None and now < entry[1]:
             return entry[0]
         return None
 
-    def store(self, token: str, expires_in: float, now: float) -> None:
+    def store(self, token: Secret, expires_in: float, now: float) -> None:
         """Keep ``token``, valid for ``expires_in`` seconds from ``now``, renewing early."""
         lifetime = max(0.0, expires_in)
         self._entry = (token, now + lifetime - min(TOKEN_MARGIN, lifetime / 10))
 
-    def discard(self, token: str) -> None:
+    def discard(self, token: Secret) -> None:
         """Forget ``token`` (the server refused it), unless another has replaced it."""
         entry = self._entry
-        if entry is not None and entry[0] == token:
+        if entry is not None and entry[0].value == token.value:
             self._entry = None
 
 
@@ -238,9 +257,17 @@ def rest_error(code: int, message: str, *, status_code: int | None = None) -> Fa
 def _code(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_CODE_DIGITS:
+            return int(text)
     return None
+
+
+def _shown(value: object) -> str:
+    """Server text for a message: a lone surrogate (JSON can carry one) escaped, so the
+    message can be printed, logged and encoded."""
+    return str(value or "").strip().encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reasons(value: object, what: str, body: bytes) -> list[tuple[int, str]]:
@@ -252,7 +279,7 @@ def _reasons(value: object, what: str, body: bytes) -> list[tuple[int, str]]:
         code = _code(item.get("code")) if isinstance(item, dict) else None
         if code is None:
             raise ResponseError(f"{what} holds an entry without a numeric code", body=body)
-        found.append((code, str(item.get("message") or "").strip()))
+        found.append((code, _shown(item.get("message"))))
     return found
 
 
@@ -301,7 +328,28 @@ def _identity_problem(reason: str, data: bytes, status_code: int) -> ResponseErr
     return ResponseError(reason, status_code=status_code, body=shown)
 
 
-def parse_token(data: bytes, *, status_code: int) -> tuple[str, float]:
+def _usable_token(value: object) -> bool:
+    # It goes into an HTTP header: printable ASCII without spaces (RFC 6750 b64token).
+    return (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+        and bool(value)
+    )
+
+
+def _seconds(value: object) -> float | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int past the float range
+        return None
+    return seconds if 0 <= seconds < math.inf else None
+
+
+def parse_token(data: bytes, *, status_code: int) -> tuple[Secret, float]:
     """An identity answer -> (access token, seconds it lasts).
 
     An OAuth error (bad client id or secret) raises AuthenticationError (20014).
@@ -313,16 +361,15 @@ def parse_token(data: bytes, *, status_code: int) -> tuple[str, float]:
     if not isinstance(answer, dict):
         raise _identity_problem("expected a JSON OAuth token answer", data, status_code)
     if "error" in answer:
-        detail = f"identity: {answer.get('error')}: {answer.get('error_description') or ''}"
+        detail = f"identity: {_shown(answer['error'])}: {_shown(answer.get('error_description'))}"
         fault = Fault.for_code(20014, detail.strip().rstrip(":") + "; check the client id/secret")
         raise fault_error(fault, status_code=status_code)
-    token = answer.get("access_token")
-    expires_in = answer.get("expires_in")
-    if not isinstance(token, str) or not token or any(ch.isspace() for ch in token):
+    if not _usable_token(answer.get("access_token")):
         raise _identity_problem("the OAuth answer has no usable access_token", data, status_code)
-    if not isinstance(expires_in, (int, float)) or isinstance(expires_in, bool) or expires_in < 0:
+    expires_in = _seconds(answer.get("expires_in"))
+    if expires_in is None:
         raise _identity_problem("the OAuth answer has no usable expires_in", data, status_code)
-    return token, float(expires_in)
+    return Secret(answer["access_token"]), expires_in
 
 
 def parse_describe(data: bytes, *, status_code: int | None = None) -> Catalog:
@@ -331,9 +378,9 @@ def parse_describe(data: bytes, *, status_code: int | None = None) -> Catalog:
     for item in parse_rest_result(data, status_code=status_code, what="describe"):
         rest = item.get("rest") if isinstance(item, dict) else None
         rest_name = rest.get("name") if isinstance(rest, dict) else None
-        if not isinstance(rest_name, str) or not rest_name:
+        if not _field_name(rest_name):
             raise ResponseError(
-                "a describe entry has no rest.name", status_code=status_code, body=data
+                "a describe entry has no usable rest.name", status_code=status_code, body=data
             )
         soap = item.get("soap")
         soap_name = soap.get("name") if isinstance(soap, dict) else None
@@ -341,11 +388,16 @@ def parse_describe(data: bytes, *, status_code: int | None = None) -> Catalog:
         fields.append(
             LeadField(
                 rest_name=rest_name,
-                soap_name=soap_name if isinstance(soap_name, str) and soap_name else rest_name,
-                data_type=data_type.strip() if isinstance(data_type, str) else "string",
+                soap_name=soap_name if _field_name(soap_name) else rest_name,
+                data_type=data_type.strip() if _field_name(data_type) else "string",
             )
         )
     return Catalog(fields)
+
+
+def _field_name(value: object) -> TypeGuard[str]:
+    """Whether ``value`` can name a field in a URL, in JSON and in a SOAP attribute."""
+    return isinstance(value, str) and value.isprintable() and bool(value)  # no surrogate
 
 
 def parse_sync_result(data: bytes, *, status_code: int | None = None) -> SyncLeadResult:
@@ -542,12 +594,13 @@ def build_sync_body(plan: SyncPlan, lead: LeadRecord, catalog: Catalog) -> bytes
 
 @dataclass(frozen=True, slots=True)
 class _Request:
+    # body and headers stay out of the repr: the identity form carries the client secret.
     url: str
     label: str
     parse: Callable[[bytes, int], Any]
     method: str = "GET"
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=lambda: _ACCEPT)
+    body: bytes = field(default=b"", repr=False)
+    headers: Mapping[str, str] = field(default_factory=lambda: _ACCEPT, repr=False)
 
 
 class _Call:
@@ -573,28 +626,29 @@ class _Call:
         self.deadline = deadline
         self.ends = monotonic() + deadline
 
-    def token(self) -> Flow[str]:
+    def token(self) -> Flow[Secret]:
         """The cached token, or a new one from the identity service."""
+        # Error reporters capture frame locals: the secret and the token stay inside
+        # holders with safe reprs, unwrapped only in the expression that sends them.
         now = self.clock().timestamp()
-        token = self.state.tokens.current(now)
-        if token is not None:
-            return token
-        form = urlencode(
-            {
-                "grant_type": "client_credentials",
-                "client_id": self.settings.client_id,
-                "client_secret": self.settings.client_secret,
-            }
-        )
+        cached = self.state.tokens.current(now)
+        if cached is not None:
+            return cached
         request = _Request(
             url=f"{self.settings.identity_url}/oauth/token",
             label="identity",
             parse=lambda data, status: parse_token(data, status_code=status),
             method="POST",
-            body=form.encode(),
+            body=urlencode(
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": self.settings.client_id,
+                    "client_secret": self.settings.client_secret,
+                }
+            ).encode(),
             headers=_FORM_HEADERS,
         )
-        fresh: tuple[str, float] = yield from self.exchange(request, authorized=False)
+        fresh: tuple[Secret, float] = yield from self.exchange(request, authorized=False)
         self.state.tokens.store(fresh[0], fresh[1], now)
         return fresh[0]
 
@@ -606,16 +660,17 @@ class _Call:
         while True:
             tries += 1
             token = (yield from self.token()) if authorized else None
-            headers = request.headers
-            if token is not None:
-                headers = {**headers, "Authorization": f"Bearer {token}"}
             try:
                 response = yield Send(
                     request.body,
                     time_left(self.ends, self.monotonic, self.deadline),
                     method=request.method,
                     url=request.url,
-                    headers=headers,
+                    headers=(
+                        request.headers
+                        if token is None
+                        else {**request.headers, "Authorization": f"Bearer {token.value}"}
+                    ),
                     secret=not authorized,  # the identity exchange carries the secret
                     label=request.label,
                 )
@@ -671,11 +726,11 @@ def rest_flow(
     (ValidationError or ConfigError). Each exchange is retried per ``policy``
     within one ``deadline`` for the whole call, as :func:`~mktows._retry.call_flow`.
     """
+    _optional_text(marketo_cookie, "marketo_cookie")
+    _optional_text(workspace, "workspace")
+    if not isinstance(return_lead, bool):
+        raise ValidationError("return_lead must be True or False", field="returnLead")
     plan = plan_sync(lead, settings, workspace)
-    if marketo_cookie is not None and (
-        not isinstance(marketo_cookie, str) or not marketo_cookie.strip()
-    ):
-        raise ValidationError("marketo_cookie must be a non-empty str", field="marketoCookie")
     call = _Call(
         settings,
         state,
@@ -686,6 +741,35 @@ def rest_flow(
         deadline=deadline,
     )
     return _run(call, plan, lead, return_lead, marketo_cookie)
+
+
+def _optional_text(value: object, field: str) -> None:
+    """The SOAP client's checks of a call option (see ``_build``), with its field names."""
+    if value is None:
+        return
+    check_xml_text(value, field)
+    assert isinstance(value, str)  # checked just above
+    if not value.strip():
+        raise ValidationError(f"{field} is empty; give a value or leave it out", field=field)
+
+
+def _get_lead(
+    base: str, lead_id: int, names: list[str]
+) -> tuple[str, str, bytes, Mapping[str, str]]:
+    """Get Lead by Id asking for ``names``: (method, url, body, headers). A GET unless
+    the URL would pass :data:`GET_URL_LIMIT`; then Marketo's POST with ``_method=GET``
+    and the field list in a form body.
+    """
+    url = f"{base}/v1/lead/{lead_id}.json"
+    query = "fields=" + ",".join(quote(name, safe="") for name in names)
+    if len(url) + 1 + len(query) <= GET_URL_LIMIT:
+        return "GET", f"{url}?{query}", b"", _ACCEPT
+    return (
+        "POST",
+        f"{url}?_method=GET",
+        urlencode({"fields": ",".join(names)}).encode(),
+        _FORM_HEADERS,
+    )
 
 
 def _run(
@@ -726,13 +810,16 @@ def _run(
             )
         )
     if return_lead:
-        names = ",".join(quote(name, safe="") for name in schema.by_rest)
+        method, url, body, headers = _get_lead(base, lead_id, list(schema.by_rest))
         foreign = call.settings.foreign_id_field
         record: LeadRecord = yield from call.exchange(
             _Request(
-                url=f"{base}/v1/lead/{lead_id}.json?fields={names}",
+                url=url,
                 label="getLead",
                 parse=lambda data, status: _parse_lead(data, status, lead_id, schema, foreign),
+                method=method,
+                body=body,
+                headers=headers,
             )
         )
         result = replace(result, lead=record)

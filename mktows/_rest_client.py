@@ -73,8 +73,8 @@ class _Rest:
         foreign_id_field: str | None,
         partitions: Mapping[str, str] | None,
     ) -> None:
-        parse_url(rest_url, "rest_url", _REST_EXAMPLE)
-        parse_url(identity_url, "identity_url", _IDENTITY_EXAMPLE)
+        # The settings first: they refuse text no request could carry (a lone
+        # surrogate), which httpx's URL parser would raise as a bare UnicodeError.
         self.settings = RestSettings(
             rest_url=rest_url,
             identity_url=identity_url,
@@ -83,6 +83,8 @@ class _Rest:
             foreign_id_field=foreign_id_field,
             partitions=partitions or {},
         )
+        parse_url(self.settings.rest_url, "rest_url", _REST_EXAMPLE)
+        parse_url(self.settings.identity_url, "identity_url", _IDENTITY_EXAMPLE)
         self._state = RestState(tokens=shared_token_cache(self.settings))
 
     def __repr__(self) -> str:
@@ -150,6 +152,7 @@ class RestClient(_Rest, SyncShell):
         self._rest_settings(
             rest_url, identity_url, client_id, client_secret, foreign_id_field, partitions
         )
+        del client_secret  # kept in the settings only: error reporters dump frame locals
         SyncShell.__init__(
             self,
             http_client=http_client,
@@ -207,6 +210,7 @@ class AsyncRestClient(_Rest, AsyncShell):
         self._rest_settings(
             rest_url, identity_url, client_id, client_secret, foreign_id_field, partitions
         )
+        del client_secret  # kept in the settings only: error reporters dump frame locals
         AsyncShell.__init__(
             self,
             http_client=http_client,

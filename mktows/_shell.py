@@ -125,14 +125,7 @@ class SyncShell(Shell[httpx.Client, httpx.BaseTransport]):
                 self._log_request(action, url)
                 try:
                     status, data = send(
-                        self._http,
-                        url,
-                        action.body,
-                        method=action.method,
-                        headers=action.headers,
-                        timeout=self.timeout,
-                        remaining=action.timeout,
-                        limit=self.max_response_bytes,
+                        self._http, url, action, timeout=self.timeout, limit=self.max_response_bytes
                     )
                 except MktowsError as exc:
                     action = flow.throw(exc)
@@ -183,14 +176,7 @@ class AsyncShell(Shell[httpx.AsyncClient, httpx.AsyncBaseTransport]):
                 self._log_request(action, url)
                 try:
                     status, data = await asend(
-                        self._http,
-                        url,
-                        action.body,
-                        method=action.method,
-                        headers=action.headers,
-                        timeout=self.timeout,
-                        remaining=action.timeout,
-                        limit=self.max_response_bytes,
+                        self._http, url, action, timeout=self.timeout, limit=self.max_response_bytes
                     )
                 except MktowsError as exc:
                     action = flow.throw(exc)

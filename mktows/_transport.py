@@ -6,12 +6,13 @@ No XML, no JSON, no retries.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 
 import httpx
 
 from ._errors import DeadlineExceeded, ResponseTooLarge, TransportError
+from ._retry import Send
 
 SOAP_ACTION = '"http://www.marketo.com/mktows/syncLead"'
 HEADERS = {
@@ -23,25 +24,30 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 @contextmanager
-def map_httpx_errors(url: httpx.URL | str, ends: float) -> Iterator[None]:
+def map_httpx_errors(
+    url: httpx.URL | str, ends: float, *, credentials: bool = False
+) -> Iterator[None]:
     """Turn every httpx failure into a mktows TransportError, chained; a timeout that
     fires because the call's deadline (``ends``, a monotonic time) ran out is
-    DeadlineExceeded."""
+    DeadlineExceeded. With ``credentials``, the httpx error is chained without its
+    traceback, whose frames hold the request's headers and body as locals."""
     try:
         yield
     except httpx.TimeoutException as exc:
+        timed_out = exc.with_traceback(None) if credentials else exc
         if time.monotonic() >= ends - _SLACK:
             raise DeadlineExceeded(
                 f"the call's deadline ran out talking to {url} ({type(exc).__name__})"
-            ) from exc
+            ) from timed_out
         raise TransportError(
             f"timed out talking to {url} ({type(exc).__name__}); the server may be slow "
             "or unreachable, try again or raise the timeout"
-        ) from exc
+        ) from timed_out
     except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+        cause = exc.with_traceback(None) if credentials else exc
         raise TransportError(
             f"could not complete the request to {url}: {type(exc).__name__}: {exc}"
-        ) from exc
+        ) from cause
 
 
 # Socket timeouts fire a hair early or late; within this, a timeout is the deadline's.
@@ -98,29 +104,26 @@ class _Capped:
         return b"".join(self.parts)
 
 
+def _credentials(action: Send) -> bool:
+    return action.secret or (action.headers is not None and "Authorization" in action.headers)
+
+
 def send(
-    http: httpx.Client,
-    url: httpx.URL | str,
-    body: bytes,
-    *,
-    method: str = "POST",
-    headers: Mapping[str, str] | None = None,
-    timeout: httpx.Timeout,
-    remaining: float,
-    limit: int,
+    http: httpx.Client, url: httpx.URL | str, action: Send, *, timeout: httpx.Timeout, limit: int
 ) -> tuple[int, bytes]:
-    """Send one request (a syncLead POST unless told otherwise); return (status, body)
-    read within the limits. ``headers`` None means the SOAP headers.
+    """Send what ``action`` asks within its time left; return (status, body) read within
+    ``limit`` bytes. The body and headers stay inside ``action`` (repr-safe): error
+    reporters that dump locals never see them here.
     """
-    ends = time.monotonic() + remaining
+    ends = time.monotonic() + action.timeout
     with (
-        map_httpx_errors(url, ends),
+        map_httpx_errors(url, ends, credentials=_credentials(action)),
         http.stream(
-            method,
+            action.method,
             url,
-            content=body or None,
-            headers=HEADERS if headers is None else headers,
-            timeout=_timeout(timeout, remaining),
+            content=action.body or None,
+            headers=HEADERS if action.headers is None else action.headers,
+            timeout=_timeout(timeout, action.timeout),
         ) as response,
     ):
         status = response.status_code
@@ -137,23 +140,20 @@ def send(
 async def asend(
     http: httpx.AsyncClient,
     url: httpx.URL | str,
-    body: bytes,
+    action: Send,
     *,
-    method: str = "POST",
-    headers: Mapping[str, str] | None = None,
     timeout: httpx.Timeout,
-    remaining: float,
     limit: int,
 ) -> tuple[int, bytes]:
     """The async twin of :func:`send`."""
-    ends = time.monotonic() + remaining
-    with map_httpx_errors(url, ends):
+    ends = time.monotonic() + action.timeout
+    with map_httpx_errors(url, ends, credentials=_credentials(action)):
         async with http.stream(
-            method,
+            action.method,
             url,
-            content=body or None,
-            headers=HEADERS if headers is None else headers,
-            timeout=_timeout(timeout, remaining),
+            content=action.body or None,
+            headers=HEADERS if action.headers is None else action.headers,
+            timeout=_timeout(timeout, action.timeout),
         ) as response:
             status = response.status_code
             early = _too_large(response, limit, status)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 from .._errors import FaultError, ValidationError
 from .._models import Attribute, LeadRecord
@@ -67,7 +68,10 @@ class RestError(Exception):
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= 60 else text[:57] + "..."
+    """Request text echoed in a message: cut short, a lone surrogate (JSON can carry
+    one, UTF-8 cannot) escaped so that the answer can be encoded."""
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,12 +234,21 @@ class RestApi:
         authorization: str | None,
         query: Sequence[tuple[str, str]],
         read_body: Callable[[], bytes],
+        form: bool = False,
     ) -> JsonObject:
-        """Run one REST call: concurrency slot, body, token, rate/quota, resource."""
+        """Run one REST call: concurrency slot, body, token, rate/quota, resource.
+
+        ``form``: the body is a form whose parameters join the query's (Marketo's
+        ``POST ...?_method=GET`` for a query too long for a URL).
+        """
         limiter = self.service.limiter
         try:
             with limiter.in_flight():
                 body = read_body()
+                if form:
+                    text = body.decode("utf-8", "replace")
+                    query = [*query, *parse_qsl(text, keep_blank_values=True)]
+                    body = b""
                 client_id = self._authenticate(authorization, query)
                 limiter.admit(f"rest:{client_id}", self.service.clock())
                 result = self._dispatch(resource, query, body)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .._build import build_fault_envelope, build_sync_lead_response
-from .._errors import FaultError
+from .._errors import FaultError, ValidationError
 from .._models import Fault
 from .._parse import parse_sync_lead_request
 from .._schema import wsdl
@@ -186,7 +186,11 @@ class SandboxApp:
             key.lower() == "wsdl"
             for key, _ in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         ):
-            return "200 OK", _XML_HEADERS, _wsdl_for(_address(environ)), "wsdl"
+            try:
+                answer = _wsdl_for(_address(environ))
+            except ValidationError:
+                raise _HttpRefusal("400 Bad Request", "the Host header is not a host") from None
+            return "200 OK", _XML_HEADERS, answer, "wsdl"
         if method != "POST":
             raise _HttpRefusal(
                 "405 Method Not Allowed",
@@ -243,21 +247,29 @@ class SandboxApp:
         except RestError as exc:
             return self._rest_answer(self.rest.error(exc))
         method = environ.get("REQUEST_METHOD", "")
+        query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        # Marketo's way to send a GET whose query is too long for a URL: POST it with
+        # ?_method=GET and the parameters as a form body.
+        form = method == "POST" and ("_method", "GET") in query and "GET" in resource.methods
+        if form:
+            method = "GET"
         if method not in resource.methods:
             allowed = ", ".join(resource.methods)
             raise _HttpRefusal(
                 "405 Method Not Allowed", f"{path} answers {allowed}", ("Allow", allowed)
             )
-        if resource.takes_body and _media(environ) != "application/json":
+        wanted = _FORM if form else "application/json"
+        if (resource.takes_body or form) and _media(environ) != wanted:
             _refused_unread(environ)
             raise _HttpRefusal(
-                "415 Unsupported Media Type", "send the body as Content-Type: application/json"
+                "415 Unsupported Media Type", f"send the body as Content-Type: {wanted}"
             )
         data = self.rest.call(
             resource,
             authorization=environ.get("HTTP_AUTHORIZATION"),
-            query=parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True),
+            query=query,
             read_body=lambda: self._read_body(environ, required=resource.takes_body),
+            form=form,
         )
         return self._rest_answer(data)
 
@@ -288,7 +300,7 @@ class SandboxApp:
             if not required:
                 return b""
             raise _HttpRefusal("411 Length Required", "send the body with a Content-Length")
-        if not length_text.isdigit():
+        if not (length_text.isascii() and length_text.isdigit()):
             raise _HttpRefusal("400 Bad Request", "Content-Length is not a number")
         length = int(length_text)
         cap = self.config.max_request_bytes

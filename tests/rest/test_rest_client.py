@@ -98,6 +98,22 @@ def test_sync_lead_create_update_and_return(fake: FakeRest, client_id: str) -> N
     assert SECRET not in str(identity.url)
 
 
+def test_a_long_field_list_goes_as_post_method_get(fake: FakeRest, client_id: str) -> None:
+    wide = [
+        {"dataType": "string", "rest": {"name": f"wideField{n:04d}"}, "soap": {"name": f"W{n}"}}
+        for n in range(600)
+    ]
+    fake.describe["result"] = [*fake.describe["result"], *wide]
+    lead = LeadRecord(email="a@b.c", attributes={"W599": "last"})
+    with make(fake, client_id) as client:
+        result = client.sync_lead(lead, return_lead=True)
+    get = fake.requests[-1]
+    assert (get.method, get.url.path) == ("POST", f"/rest/v1/lead/{result.lead_id}.json")
+    assert dict(get.url.params) == {"_method": "GET"}
+    assert result.lead is not None
+    assert result.lead.attributes["W599"] == "last"
+
+
 def test_skipped_is_failed_and_twins_are_raised(fake: FakeRest, client_id: str) -> None:
     with make(fake, client_id) as client:
         with pytest.raises(LeadNotFoundError) as info:
@@ -188,6 +204,7 @@ def test_html_answer_is_a_response_error(fake: FakeRest, client_id: str) -> None
     with make(fake, client_id) as client, pytest.raises(ResponseError) as info:
         client.sync_lead(LeadRecord(email="a@b.c"))
     assert info.value.status_code == 502
+    assert info.value.body_excerpt is not None
     assert "502 Bad Gateway" in info.value.body_excerpt
 
 
@@ -198,6 +215,9 @@ def test_html_answer_is_a_response_error(fake: FakeRest, client_id: str) -> None
         pytest.param((REST_URL, "not a url", "c", "s"), "identity_url", id="identity-url"),
         pytest.param((REST_URL, IDENTITY_URL, "", "s"), "client_id", id="client-id"),
         pytest.param((REST_URL, IDENTITY_URL, "c", ""), "client_secret", id="secret"),
+        # httpx's URL parser raises a bare UnicodeEncodeError for these
+        pytest.param((REST_URL + "/\ud800", IDENTITY_URL, "c", "s"), "rest_url", id="surrogate"),
+        pytest.param((REST_URL, IDENTITY_URL + "\udfff", "c", "s"), "identity_url", id="lone"),
     ],
 )
 def test_bad_settings(args: tuple[str, str, str, str], match: str) -> None:

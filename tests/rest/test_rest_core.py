@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import mktows
+from mktows._build import build_sync_lead_envelope
 from mktows._errors import (
     AccessDeniedError,
     AuthenticationError,
@@ -31,7 +32,14 @@ from mktows._errors import (
     UnknownAttributeError,
     ValidationError,
 )
-from mktows._models import Attribute, ForeignSysType, LeadRecord, SyncLeadResult, SyncStatus
+from mktows._models import (
+    Attribute,
+    ForeignSysType,
+    LeadRecord,
+    Secret,
+    SyncLeadResult,
+    SyncStatus,
+)
 from mktows._rest import (
     LeadField,
     RestSettings,
@@ -113,6 +121,12 @@ def test_settings_normalise_and_hide_the_secret() -> None:
         pytest.param({"foreign_id_field": " "}, "foreign_id_field", id="blank-foreign"),
         pytest.param({"partitions": {"": "EU"}}, "workspace name", id="blank-workspace"),
         pytest.param({"partitions": {"Europe": " "}}, "'Europe'", id="blank-partition"),
+        # Text no request can carry is refused here, not met as a UnicodeError mid-call.
+        pytest.param({"client_id": "c\ud800"}, "client_id holds", id="surrogate-client-id"),
+        pytest.param({"rest_url": "https://x/\ud800"}, "rest_url holds", id="surrogate-url"),
+        pytest.param({"client_secret": "s\udfff"}, "client_secret holds", id="surrogate-secret"),
+        pytest.param({"foreign_id_field": "ext\x00"}, "foreign_id_field holds", id="nul-foreign"),
+        pytest.param({"partitions": {"Europe": "E\ud800"}}, "'Europe' holds", id="bad-partition"),
     ],
 )
 def test_settings_refuse(changes: dict[str, Any], message: str) -> None:
@@ -145,18 +159,19 @@ def test_token_cache_renews_before_expiry() -> None:
     cache = TokenCache()
     assert cache.current(0.0) is None
     assert repr(cache) == "TokenCache(empty)"
-    cache.store("tok", 3600, now=1000.0)
+    tok, short = Secret("tok"), Secret("short")
+    cache.store(tok, 3600, now=1000.0)
     assert repr(cache) == "TokenCache(<token>)"
-    assert cache.current(1000.0 + 3539) == "tok"
+    assert cache.current(1000.0 + 3539) is tok
     assert cache.current(1000.0 + 3540) is None  # 60 s margin
-    cache.store("short", 20, now=0.0)
-    assert cache.current(17.9) == "short"
+    cache.store(short, 20, now=0.0)
+    assert cache.current(17.9) is short
     assert cache.current(18.0) is None
-    cache.discard("other")
-    assert cache.current(1.0) == "short"
-    cache.discard("short")
+    cache.discard(Secret("other"))
+    assert cache.current(1.0) is short
+    cache.discard(Secret("short"))
     assert cache.current(1.0) is None
-    cache.discard("short")  # nothing cached: no error
+    cache.discard(short)  # nothing cached: no error
 
 
 # --- errors ----------------------------------------------------------------------------
@@ -211,6 +226,19 @@ MALFORMED = [
     pytest.param(b'{"success": false, "errors": ["601"]}', "numeric code", id="error-not-object"),
     pytest.param(b'{"success": false, "errors": [{"code": "x"}]}', "numeric code", id="bad-code"),
     pytest.param(b'{"success": false, "errors": [{"code": true}]}', "numeric code", id="bool-code"),
+    # int() would raise a bare ValueError past 4,300 digits, and "\u00b2".isdigit() is True
+    pytest.param(
+        b'{"success": false, "errors": [{"code": "' + b"6" * 5000 + b'"}]}',
+        "numeric code",
+        id="huge-code",
+    ),
+    pytest.param(
+        b'{"success": false, "errors": [{"code": "\\u00b2"}]}', "numeric code", id="superscript"
+    ),
+    pytest.param(
+        b'{"success": false, "errors": [{"code": "\\u0661"}]}', "numeric code", id="arabic-digit"
+    ),
+    pytest.param(b'{"success": true, "result": ' + b"9" * 5000 + b"}", "JSON", id="huge-number"),
 ]
 
 
@@ -277,6 +305,37 @@ def test_call_level_error_raises_its_fault() -> None:
         pytest.param(
             b'{"access_token": "tok-9", "expires_in": -1}', 200, ResponseError, "expires", id="n"
         ),
+        # A token goes into an HTTP header: httpx would raise a bare UnicodeEncodeError.
+        pytest.param(
+            '{"access_token": "tok-9\u00e9", "expires_in": 1}'.encode(),
+            200,
+            ResponseError,
+            "access_token",
+            id="non-ascii-token",
+        ),
+        pytest.param(
+            b'{"access_token": "tok-9\\n", "expires_in": 1}', 200, ResponseError, "acc", id="lf"
+        ),
+        pytest.param(
+            b'{"access_token": "tok-9", "expires_in": NaN}', 200, ResponseError, "exp", id="nan"
+        ),
+        pytest.param(
+            b'{"access_token": "tok-9", "expires_in": 1e999}', 200, ResponseError, "exp", id="inf"
+        ),
+        pytest.param(
+            b'{"access_token": "tok-9", "expires_in": 1' + b"0" * 400 + b"}",
+            200,
+            ResponseError,
+            "expires",
+            id="past-float",
+        ),
+        pytest.param(
+            b'{"error": "invalid_client", "error_description": "bad \\ud800"}',
+            401,
+            AuthenticationError,
+            r"bad \\ud800",
+            id="surrogate-description",
+        ),
     ],
 )
 def test_parse_token_refuses(body: bytes, status: int, error: type[Exception], match: str) -> None:
@@ -286,8 +345,10 @@ def test_parse_token_refuses(body: bytes, status: int, error: type[Exception], m
 
 
 def test_parse_token() -> None:
-    assert parse_token(TOKEN_OK, status_code=200) == ("tok-1", 3600.0)
-    assert parse_token(b'{"access_token": "t", "expires_in": 0.5}', status_code=200) == ("t", 0.5)
+    token, lifetime = parse_token(TOKEN_OK, status_code=200)
+    assert (token.value, lifetime, repr(token)) == ("tok-1", 3600.0, "<secret>")
+    token, lifetime = parse_token(b'{"access_token": "t", "expires_in": 0.5}', status_code=200)
+    assert (token.value, lifetime) == ("t", 0.5)
 
 
 def test_parse_describe() -> None:
@@ -306,6 +367,8 @@ def test_parse_describe() -> None:
         pytest.param({"dataType": "string"}, id="no-rest"),
         pytest.param({"rest": {"name": ""}}, id="empty-name"),
         pytest.param({"rest": "firstName"}, id="rest-not-object"),
+        pytest.param({"rest": {"name": "first\ud800"}}, id="surrogate-name"),
+        pytest.param({"rest": {"name": "first\nName"}}, id="control-in-name"),
     ],
 )
 def test_parse_describe_refuses(entry: object) -> None:
@@ -742,12 +805,40 @@ def test_flow_associate_error_is_raised() -> None:
         )
 
 
-@pytest.mark.parametrize("cookie", ["", "  ", 5])
-def test_flow_refuses_bad_cookie_before_sending(cookie: Any) -> None:
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        pytest.param({"marketo_cookie": ""}, "marketo_cookie", id="cookie-empty"),
+        pytest.param({"marketo_cookie": "  "}, "marketo_cookie", id="cookie-blank"),
+        pytest.param({"marketo_cookie": 5}, "marketo_cookie", id="cookie-int"),
+        pytest.param({"marketo_cookie": b"id:1"}, "marketo_cookie", id="cookie-bytes"),
+        pytest.param({"marketo_cookie": "id:\x00"}, "marketo_cookie", id="cookie-nul"),
+        pytest.param({"marketo_cookie": "id:\ud800"}, "marketo_cookie", id="cookie-surrogate"),
+        pytest.param({"workspace": ""}, "workspace", id="workspace-empty"),
+        pytest.param({"workspace": " "}, "workspace", id="workspace-blank"),
+        pytest.param({"workspace": 7}, "workspace", id="workspace-int"),
+        pytest.param({"workspace": "Eu\x0brope"}, "workspace", id="workspace-control"),
+        pytest.param({"workspace": "\ufffe"}, "workspace", id="workspace-non-character"),
+        pytest.param({"workspace": "Nowhere"}, "workspace", id="workspace-unmapped"),
+        pytest.param({"return_lead": "yes"}, "returnLead", id="return-lead-str"),
+        pytest.param({"return_lead": 1}, "returnLead", id="return-lead-int"),
+        pytest.param({"return_lead": None}, "returnLead", id="return-lead-none"),
+    ],
+)
+def test_flow_refuses_bad_options_as_soap_does(options: dict[str, Any], field: str) -> None:
+    # The same refusals, with the same field names, as build_sync_lead_envelope (SOAP).
     script = Script(describe_sync(b""))
-    with pytest.raises(ValidationError, match="marketo_cookie"):
-        script.run(LeadRecord(email="a@b.c"), RestState(tokens=TokenCache()), marketo_cookie=cookie)
+    with pytest.raises(ValidationError) as info:
+        script.run(LeadRecord(email="a@b.c"), RestState(tokens=TokenCache()), **options)
+    assert info.value.field == field
     assert script.sends == []
+    if options.get("workspace") == "Nowhere":
+        return  # SOAP has no workspace mapping to miss
+    with pytest.raises(ValidationError) as soap:
+        build_sync_lead_envelope(
+            LeadRecord(email="a@b.c"), user_id="u", encryption_key="k", **options
+        )
+    assert soap.value.field == field
 
 
 @pytest.mark.parametrize("code", ["600", "601", "602"])
@@ -786,7 +877,7 @@ def test_flow_keeps_a_token_another_call_replaced() -> None:
 
     def handle(send: Send) -> tuple[int, bytes]:
         if send.label == "describe":  # renewed meanwhile by another call, then refused too
-            state.tokens.store("tok-new", 3600, script.wall.timestamp())
+            state.tokens.store(Secret("tok-new"), 3600, script.wall.timestamp())
             return 200, err("602", "Access token expired")
         return 200, TOKEN_OK
 

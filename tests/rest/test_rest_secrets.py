@@ -52,7 +52,7 @@ class Seen:
     def token_of(self, client: RestClient | AsyncRestClient) -> None:
         entry = shared_token_cache(client.settings)._entry
         if entry is not None:
-            self.secrets.add(entry[0])
+            self.secrets.add(entry[0].value)
 
     def check(self) -> None:
         assert self.texts, "nothing was collected"
@@ -179,7 +179,7 @@ def test_cli_never_shows_secret_or_token(
     )
     entry = shared_token_cache(settings)._entry
     assert entry is not None
-    seen.secrets.add(entry[0])
+    seen.secrets.add(entry[0].value)
     captured = capsys.readouterr()
     seen.add(captured.out, captured.err)
     for written in tmp_path.iterdir():
@@ -208,3 +208,62 @@ def test_cli_target_repr_hides_the_secret(seen: Seen) -> None:
     seen.add(target)
     seen.secrets.add("no-token-in-this-test")  # nothing was issued; the check needs one
     logging.getLogger("mktows").debug("target %r", target)
+
+
+class _Down:
+    """FakeRest behind a transport that fails to connect for one path."""
+
+    def __init__(self, fake: FakeRest) -> None:
+        self.fake = fake
+        self.down: str | None = None
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down is not None and request.url.path.endswith(self.down):
+            raise httpx.ConnectError("connection refused", request=request)
+        return self.fake.handle(request)
+
+
+def _leaks(text: str, secrets: set[str]) -> list[str]:
+    """The lines of a formatted traceback that show a secret, each after its frame."""
+    frame, found = "", []
+    for line in text.splitlines():
+        if line.lstrip().startswith("File "):
+            frame = line.strip()
+        if any(secret in line for secret in secrets):
+            found.append(f"{frame}: {line.strip()[:120]}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("down", "client_id"),
+    [
+        pytest.param("/oauth/token", "locals-identity", id="identity"),
+        pytest.param("/leads.json", "locals-sync", id="sync"),
+    ],
+)
+def test_captured_locals_never_show_secret_or_token(down: str, client_id: str) -> None:
+    # Error reporters (Sentry, pytest --showlocals) dump every frame's locals. A token is
+    # issued first; then the sync (or, after the token is refused, the renewal) fails.
+    fake = FakeRest({client_id: SECRET})
+    transport = _Down(fake)
+    with RestClient(
+        REST_URL,
+        IDENTITY_URL,
+        client_id,
+        SECRET,
+        transport=httpx.MockTransport(transport.handle),
+        retry=NO_RETRY,
+    ) as client:
+        client.sync_lead(LeadRecord(email="a@b.c"))
+        if down == "/oauth/token":
+            fake.failures["/leads.json"] = [error("601", "Access token invalid")]
+        transport.down = down
+        with pytest.raises(mktows.TransportError) as info:
+            client.sync_lead(LeadRecord(email="a@b.c"))
+    assert fake.issued == 1
+    report = traceback.TracebackException.from_exception(info.value, capture_locals=True)
+    text = "".join(report.format())
+    assert "    request = _Request(" in text, "no locals of the REST flow were captured"
+    assert "    token = <secret>" in text
+    leaks = _leaks(text, {SECRET, *fake.tokens})
+    assert not leaks, "a secret shows in captured locals:\n" + "\n".join(leaks)

@@ -17,7 +17,7 @@ import pytest
 from mktows import LeadRecord, ServiceInternalError
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
-from ._rest_util import FakeClock, Rest, base_url, error_code
+from ._rest_util import FakeClock, Rest, base_url, error_code, reason
 from ._util import MakeSandboxServer, SandboxServer, client_for, query
 
 GOOD = {
@@ -236,6 +236,11 @@ def test_missing_and_invalid_tokens(
         pytest.param("DELETE", "/rest/v1/lead/1.json", 405, id="delete-lead"),
         pytest.param("GET", "/rest/v1/leads/1/associate.json", 405, id="get-associate"),
         pytest.param("GET", "/restful", 404, id="not-rest"),
+        pytest.param("POST", "/rest/v1/lead/1.json", 405, id="post-lead-without-method"),
+        pytest.param("POST", "/rest/v1/lead/1.json?_method=PUT", 405, id="post-lead-method-put"),
+        pytest.param(
+            "POST", "/rest/v1/leads/1/associate.json?_method=GET", "1003", id="no-get-to-tunnel"
+        ),
     ],
 )
 def test_paths_and_methods(
@@ -291,6 +296,33 @@ def test_hostile_sync_bodies(
         assert response.status_code == expected
     assert query(sandbox_server.db_path, "SELECT COUNT(*) FROM leads") == [(0,)]
     still_serving(sandbox_server)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "echoed"),
+    [
+        pytest.param(
+            b'{"input": [{"email": "a@x.com", "first\\ud800": "x"}]}',
+            "1006",
+            "Field 'first\\ud800' not found",
+            id="surrogate-field-name",
+        ),
+        pytest.param(
+            b'{"partitionName": "\\udc00EU", "input": [{"email": "a@x.com"}]}',
+            "1013",
+            "Partition '\\udc00EU' not found",
+            id="surrogate-partition",
+        ),
+    ],
+)
+def test_lone_surrogates_are_echoed_escaped(
+    sandbox_server: SandboxServer, body: bytes, code: str, echoed: str
+) -> None:
+    # JSON can carry a lone surrogate, UTF-8 cannot: the answer escapes it, not 611.
+    with Rest(sandbox_server) as rest:
+        (result,) = rest.post_raw("leads.json", body)["result"]
+    assert reason(result) == code
+    assert result["reasons"][0]["message"] == echoed
 
 
 @pytest.mark.parametrize(
@@ -504,3 +536,77 @@ def test_log_lines_never_carry_the_secret_or_token(
     assert "GET /identity/oauth/token?grant_type,client_id,client_secret 200 token" in text
     assert "POST /rest/v1/leads.json 200 created,skipped" in text
     assert "GET /rest/v1/lead/1.json?access_token,fields 200 error=601" in text
+
+
+# Marketo's way round its ~8 KB URI limit: POST ...?_method=GET with the query as a form.
+LONG_FIELDS = {f"CustomFieldNumber{n:03d}": "string" for n in range(400)}
+
+
+def test_get_lead_as_post_with_method_get(make_sandbox_server: MakeSandboxServer) -> None:
+    server = make_sandbox_server(SandboxConfig(custom_fields=LONG_FIELDS))
+    with Rest(server) as rest:
+        values = {f"customFieldNumber{n:03d}": f"v{n}" for n in range(0, 400, 7)}
+        lead_id = rest.sync_one({"email": "long@example.com", **values})["id"]
+        names = ",".join(f["rest"]["name"] for f in rest.describe())
+        assert len(names) > 8000  # too long for Marketo's URIs
+        by_get = rest.lead(lead_id, names)
+        by_form = rest.http.post(
+            f"/rest/v1/lead/{lead_id}.json",
+            params={"_method": "GET"},
+            data={"fields": names},
+            headers=rest.headers(),
+        )
+        assert by_form.status_code == 200
+        data = by_form.json()
+        assert data["success"] is True, data
+        assert data["result"] == [by_get]
+        assert by_get is not None
+        assert {k: by_get[k] for k in values} == values
+        assert by_get["email"] == "long@example.com"
+        # The form's fields join the query's; describe answers the tunnel too.
+        both = rest.http.post(
+            f"/rest/v1/lead/{lead_id}.json?_method=GET&fields=email",
+            data={"fields": "customFieldNumber007"},
+            headers=rest.headers(),
+        ).json()["result"]
+        assert both == [{"id": lead_id, "email": "long@example.com", "customFieldNumber007": "v7"}]
+        described = rest.http.post(
+            "/rest/v1/leads/describe.json?_method=GET",
+            data={},
+            headers={**rest.headers(), "Content-Type": "application/x-www-form-urlencoded"},
+        ).json()
+        assert described["result"] == rest.describe()
+
+
+@pytest.mark.parametrize(
+    ("body", "media", "expected"),
+    [
+        pytest.param(b'{"fields": "email"}', "application/json", 415, id="json-body"),
+        pytest.param(b"fields=email", "text/plain", 415, id="text-body"),
+        pytest.param(
+            b"access_token=x&fields=email",
+            "application/x-www-form-urlencoded",
+            "601",
+            id="token-in-form",
+        ),
+        pytest.param(
+            b"fields=email\xff,\xfe", "application/x-www-form-urlencoded", "ok", id="not-utf8"
+        ),
+    ],
+)
+def test_get_lead_form_refusals(
+    sandbox_server: SandboxServer, body: bytes, media: str, expected: str | int
+) -> None:
+    with Rest(sandbox_server) as rest:
+        lead_id = rest.sync_one({"email": "form@example.com"})["id"]
+        response = rest.http.post(
+            f"/rest/v1/lead/{lead_id}.json?_method=GET",
+            content=body,
+            headers={**rest.headers(), "Content-Type": media},
+        )
+    if expected == "ok":
+        assert response.json()["result"] == [{"id": lead_id}]  # mangled names are unknown
+    elif isinstance(expected, str):
+        assert error_code(response.json()) == expected
+    else:
+        assert response.status_code == expected
