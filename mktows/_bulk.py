@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -120,6 +120,10 @@ async def _sync_one(
     except ConfigError:
         raise  # the client cannot work at all (closed, misconfigured): stop the run
     except ValidationError as exc:
+        if exc.field == "workspace":
+            # A workspace the client cannot map fails every row alike: a settings error,
+            # not a bad row (journaled as INVALID, no resume would ever send the rows).
+            raise ConfigError(str(exc)) from exc
         return RowResult(row=row.number, status=RowStatus.INVALID, error=str(exc)), None
     except FaultError as exc:
         fatal = exc if exc.code in FATAL_CODES else None
@@ -145,20 +149,28 @@ async def sync_leads(
     return_lead: bool = False,
     workspace: str | None = None,
     stop: asyncio.Event | None = None,
-) -> AsyncIterator[RowResult]:
+) -> AsyncGenerator[RowResult, None]:
     """Sync ``rows`` concurrently; yield one :class:`RowResult` per row, as each finishes.
 
     >>> limiter = RateLimiter(calls=100, window=20.0, concurrency=10)
-    >>> async with AsyncClient(URL, USER, KEY) as client:
-    ...     async for result in sync_leads(client, leads, limiter=limiter):
+    >>> async with AsyncClient(URL, USER, KEY, transport=limiter.transport()) as client:
+    ...     async for result in sync_leads(client, leads, workers=limiter.concurrency):
     ...         print(result.row, result.status, result.lead_id)
+
+    Pace the calls with a :class:`RateLimiter` in one of two ways, never both
+    with the same limiter (that raises ConfigError): as the client's
+    ``transport=limiter.transport()``, which counts every HTTP attempt,
+    retries included (recommended); or as ``limiter=limiter`` here, which
+    counts each row's call once, however many attempts it makes.
 
     ``client`` is an AsyncClient or an AsyncRestClient (any :class:`LeadSyncer`).
     ``rows`` holds LeadRecords (numbered from 1) or :class:`Row` objects (from
     :func:`read_rows`); it is consumed lazily, at most about ``2 * workers``
     rows ahead of the results. ``workers`` (default: the limiter's concurrency,
     else 10) calls run at once, each inside ``limiter`` when one is given.
-    A bad row or a failed call becomes its result, never an exception.
+    A bad row or a failed call becomes its result, never an exception; a
+    ConfigError (a closed client, a workspace the client cannot map, a
+    limiter given both ways) stops the run and is raised.
 
     Setting ``stop`` stops starting new calls: the calls in flight finish and
     their results are yielded. A fault that would fail every other call too

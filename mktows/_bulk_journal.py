@@ -8,6 +8,7 @@ written only after the journal lines it shows are durable. Sends nothing.
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import json
 import os
@@ -18,10 +19,31 @@ from typing import IO, Any
 from ._bulk import RowResult, RowStatus
 from ._errors import ConfigError
 
-__all__ = ["RESULTS_HEADER", "Ledger"]
+__all__ = ["RESULTS_HEADER", "JournalWriteError", "Ledger"]
 
-JOURNAL_HEADER = {"mktows_journal": 1}
+JOURNAL_VERSION = 1
+# Every header line starts with these bytes: a file without a newline that starts with
+# them (or is a prefix of them) is a header torn by a kill, and safe to write over.
+_MAGIC = b'{"mktows_journal": 1'
 RESULTS_HEADER = ("row", "lead_id", "status", "code", "error")
+
+
+class JournalWriteError(ConfigError):
+    """The journal or the results file cannot be written (disk full, file too large, ...).
+
+    What was journaled before stays valid: rerun the same command once there is room.
+    """
+
+
+def _stamp(source: str | None) -> dict[str, int]:
+    """The size and modification time of the input, as the journal header records them."""
+    if source is None:
+        return {}
+    try:
+        info = os.stat(source)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source!r}: {exc.strerror}") from None
+    return {"input_size": info.st_size, "input_mtime_ns": info.st_mtime_ns}
 
 
 class _Bits:
@@ -87,6 +109,12 @@ class Ledger:
     results file; rows that ended in a transient error or a run-stopping fault
     are not done and will be sent again. A torn last line (the process was
     killed while writing it) is cut off.
+
+    ``source`` is the input file: its size and modification time go into the
+    journal header, and a journal whose input has changed since is refused
+    (row numbers would point at other rows). A failed write raises
+    :class:`JournalWriteError` (the first one is kept in :attr:`write_error`);
+    :meth:`close` still closes both files.
     """
 
     def __init__(
@@ -95,6 +123,7 @@ class Ledger:
         results: str,
         *,
         restart: bool = False,
+        source: str | None = None,
         batch: int = 64,
         interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -108,12 +137,15 @@ class Ledger:
         self._clock = clock
         self._pending: list[RowResult] = []
         self._last_sync = clock()
+        self.write_error: JournalWriteError | None = None  # the first write that failed
         self.resumed = False
-        if restart:
-            for path in (journal, results):
-                if os.path.exists(path):
-                    os.remove(path)
+        self._source = source
+        self._header = {"mktows_journal": JOURNAL_VERSION, **_stamp(source)}
         try:
+            if restart:
+                for path in (journal, results):
+                    if os.path.lexists(path):
+                        os.remove(path)
             self._journal = self._open_journal()
         except OSError as exc:
             raise ConfigError(f"cannot write {exc.filename!r}: {exc.strerror}") from None
@@ -123,10 +155,23 @@ class Ledger:
             self._journal.close()
             raise ConfigError(f"cannot write {exc.filename!r}: {exc.strerror}") from None
         self._results = csv.writer(self._results_file)
-        self._results.writerow(RESULTS_HEADER)
-        if self.resumed:
-            self._replay()
-        self._results_file.flush()
+        try:
+            self._results.writerow(RESULTS_HEADER)
+            if self.resumed:
+                self._replay()
+            self._results_file.flush()
+        except OSError as exc:
+            error = self._write_error("the results file", self.results_path, exc)
+            self.close()
+            raise error from None
+
+    def _write_error(self, what: str, path: str, exc: OSError) -> JournalWriteError:
+        error = JournalWriteError(
+            f"cannot write {what} {path!r}: {exc.strerror or exc}; what was journaled "
+            "before stays valid: make room and run the same command again to resume"
+        )
+        self.write_error = self.write_error or error
+        return error
 
     def _open_journal(self) -> IO[bytes]:
         handle = open(self.journal_path, "a+b")  # noqa: SIM115  # closed by close()
@@ -136,12 +181,20 @@ class Ledger:
             handle.close()
             raise
 
+    def _not_a_journal(self) -> ConfigError:
+        return ConfigError(
+            f"{self.journal_path!r} is not a mktows journal; pass --journal with "
+            "another path or delete the file"
+        )
+
     def _load(self, handle: IO[bytes]) -> IO[bytes]:
         handle.seek(0)
         first = handle.readline()
         if not first.endswith(b"\n"):  # new, or killed while writing the header
+            if not (_MAGIC.startswith(first) or first.startswith(_MAGIC)):
+                raise self._not_a_journal()  # someone's file: never write over it
             handle.truncate(0)
-            handle.write(json.dumps(JOURNAL_HEADER).encode() + b"\n")
+            handle.write(json.dumps(self._header).encode() + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
             return handle
@@ -149,11 +202,9 @@ class Ledger:
             header = json.loads(first)
         except ValueError:
             header = None
-        if header != JOURNAL_HEADER:
-            raise ConfigError(
-                f"{self.journal_path!r} is not a mktows journal; pass --journal with "
-                "another path or delete the file"
-            )
+        if not isinstance(header, dict) or header.get("mktows_journal") != JOURNAL_VERSION:
+            raise self._not_a_journal()
+        self._check_source(header)
         self.resumed = True
         good = handle.tell()
         number = 1
@@ -169,6 +220,19 @@ class Ledger:
         handle.truncate(good)
         handle.seek(0, os.SEEK_END)
         return handle
+
+    def _check_source(self, header: dict[str, Any]) -> None:
+        """Refuse to resume when the input is not the file the journal was started on."""
+        if self._source is None:
+            return
+        was = {key: header.get(key) for key in self._header if key != "mktows_journal"}
+        now = {key: value for key, value in self._header.items() if key != "mktows_journal"}
+        if was != now:
+            raise ConfigError(
+                f"{self._source!r} has changed since the journal {self.journal_path!r} was "
+                f"started (size or modification time differs), so its row numbers may name "
+                f"other rows now; run again with --restart to start over"
+            )
 
     def _replay(self) -> None:
         written = _Bits()
@@ -193,27 +257,54 @@ class Ledger:
         return sum(self.previous.values())
 
     def record(self, result: RowResult) -> None:
-        """Journal ``result`` (to the OS at once); its results line follows the next fsync."""
-        self._journal.write(_entry(result))
-        self._journal.flush()
+        """Journal ``result`` (to the OS at once); its results line follows the next fsync.
+
+        Raises JournalWriteError when the journal cannot be written.
+        """
+        try:
+            self._journal.write(_entry(result))
+            self._journal.flush()
+        except OSError as exc:
+            raise self._write_error("the journal", self.journal_path, exc) from None
         self._pending.append(result)
         if len(self._pending) >= self._batch or self._clock() - self._last_sync >= self._interval:
             self.sync()
 
     def sync(self) -> None:
-        """fsync the journal, then write the results lines it now covers."""
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
-        self._last_sync = self._clock()
-        for result in self._pending:
-            self._results.writerow(_results_row(result))
-        self._pending.clear()
-        self._results_file.flush()
+        """fsync the journal, then write the results lines it now covers.
+
+        Raises JournalWriteError when either file cannot be written.
+        """
+        what, path = "the journal", self.journal_path
+        try:
+            self._journal.flush()
+            os.fsync(self._journal.fileno())
+            self._last_sync = self._clock()
+            what, path = "the results file", self.results_path
+            for result in self._pending:
+                self._results.writerow(_results_row(result))
+            self._pending.clear()
+            self._results_file.flush()
+        except OSError as exc:
+            raise self._write_error(what, path, exc) from None
 
     def close(self) -> None:
-        """Make everything durable and close both files."""
-        try:
-            self.sync()
-        finally:
-            self._journal.close()
-            self._results_file.close()
+        """Make everything durable and close both files, even when a write fails.
+
+        Raises JournalWriteError once, for the first write that failed here; after
+        a write error already raised by :meth:`record` or :meth:`sync` it only closes.
+        :attr:`write_error` keeps the first write error either way.
+        """
+        problem: JournalWriteError | None = None
+        if self.write_error is None:
+            try:
+                self.sync()
+            except JournalWriteError as exc:
+                problem = exc
+        for handle in (self._journal, self._results_file):
+            # Closing flushes what is still buffered; after a failed write that fails
+            # again, and the file is closed all the same.
+            with contextlib.suppress(OSError):
+                handle.close()
+        if problem is not None:
+            raise problem

@@ -111,7 +111,8 @@ class ResponseError(RemoteError):
     """The server answered, but not with a syncLead response or a SOAP fault.
 
     ``status_code`` is the HTTP status (None when parsing bytes directly) and
-    ``body_excerpt`` the first few hundred characters of the body.
+    ``body_excerpt`` the first few hundred characters of the body (``body_read``
+    is False when the body was refused unread, e.g. for its announced size).
     """
 
     def __init__(
@@ -123,12 +124,13 @@ class ResponseError(RemoteError):
     ) -> None:
         self.reason = message
         self.status_code = status_code
-        self.body_excerpt = None if body is None else excerpt(body)
+        self.body_read = body is not None
+        self.body_excerpt = "" if body is None else excerpt(body)
         super().__init__(self._describe())
 
     def _describe(self) -> str:
         where = f"HTTP {self.status_code}: " if self.status_code is not None else ""
-        if self.body_excerpt is None:
+        if not self.body_read:
             shown = "; body not read"
         elif self.body_excerpt:
             shown = f"; body starts: {self.body_excerpt!r}"
@@ -137,7 +139,11 @@ class ResponseError(RemoteError):
         return f"{where}{self.reason}{shown}"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        state = {"status_code": self.status_code, "body_excerpt": self.body_excerpt}
+        state = {
+            "status_code": self.status_code,
+            "body_excerpt": self.body_excerpt,
+            "body_read": self.body_read,
+        }
         return (_rebuild, (type(self), (self.reason,), state))
 
     def with_status(self, status_code: int) -> ResponseError:
@@ -219,6 +225,7 @@ def _rebuild(cls: type[MktowsError], args: tuple[Any, ...], state: dict[str, Any
     error = cls(*args)
     if isinstance(error, ResponseError):
         error.body_excerpt = state.pop("body_excerpt")
+        error.body_read = state.pop("body_read")
         error.status_code = state.pop("status_code")
         error.args = (error._describe(),)
     for name, value in state.items():

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import contextvars
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -16,6 +18,13 @@ import httpx
 from ._errors import ConfigError
 
 __all__ = ["RateLimiter"]
+
+# The limiters the current task is inside of (``async with limiter``). A limited
+# transport that finds its own limiter here refuses the request: waiting for a second
+# slot while holding one deadlocks as soon as every slot is held by such a waiter.
+_HELD: contextvars.ContextVar[tuple[RateLimiter, ...]] = contextvars.ContextVar(
+    "mktows_limiters_held", default=()
+)
 
 
 class RateLimiter:
@@ -35,7 +44,10 @@ class RateLimiter:
 
     Entering the limiter only paces: it never sends. To count every HTTP
     attempt of a client, retries included, build the client with
-    ``transport=limiter.transport()``.
+    ``transport=limiter.transport()`` instead. Use one of the two, never both
+    with the same limiter: a call made inside ``async with limiter`` through a
+    client whose transport is ``limiter.transport()`` raises ConfigError
+    (it would need two slots at once and could wait forever).
     """
 
     def __init__(
@@ -126,6 +138,7 @@ class RateLimiter:
 
     async def __aenter__(self) -> RateLimiter:
         await self.acquire()
+        _HELD.set((*_HELD.get(), self))
         return self
 
     async def __aexit__(
@@ -134,13 +147,19 @@ class RateLimiter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        held = list(_HELD.get())
+        with contextlib.suppress(ValueError):  # exited in another context than entered
+            held.remove(self)
+        _HELD.set(tuple(held))
         self.release()
 
     def transport(self, inner: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncBaseTransport:
         """An httpx transport that passes every request through this limiter.
 
         The concurrency slot is held until the response body is closed, so a
-        call counts as running for as long as the server may count it.
+        call counts as running for as long as the server may count it. A request
+        made inside ``async with`` this same limiter raises ConfigError: pace a
+        client either with its transport or with ``async with``, not both.
         """
         return _LimitedTransport(inner or httpx.AsyncHTTPTransport(), self)
 
@@ -151,6 +170,11 @@ class _LimitedTransport(httpx.AsyncBaseTransport):
         self._limiter = limiter
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if any(held is self._limiter for held in _HELD.get()):
+            raise ConfigError(
+                f"{self._limiter!r} paces this client twice: as its transport and with "
+                "'async with' (e.g. sync_leads(..., limiter=...)); use one of the two"
+            )
         await self._limiter.acquire()
         try:
             response = await self._inner.handle_async_request(request)

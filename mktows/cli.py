@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from ._bulk import RowStatus, sync_leads
-from ._bulk_journal import Ledger
+from ._bulk_journal import JournalWriteError, Ledger
 from ._bulk_progress import Progress, format_duration
 from ._bulk_read import KEY_COLUMNS, Row, count_rows, detect_format, lead_from_fields, read_rows
 from ._client import AsyncClient, Client
@@ -50,6 +50,9 @@ EXIT_USAGE = 2
 EXIT_FAULT = 3
 EXIT_TRANSPORT = 4
 EXIT_INTERRUPTED = 130
+
+# Calls at once when --concurrency 0 lifts the concurrency limit.
+UNCAPPED_WORKERS = 32
 
 ENV_ENDPOINT = "MKTOWS_ENDPOINT"
 ENV_USER_ID = "MKTOWS_USER_ID"
@@ -111,7 +114,8 @@ exit codes:
   {EXIT_NOT_SYNCED}    the service answered FAILED (sync-leads: some rows FAILED, INVALID or
        a permanent FAULT; see the results file)
   {EXIT_USAGE}    usage error: bad arguments, bad lead, unreadable file, incomplete or
-       conflicting credentials (SOAP and REST both set)
+       conflicting credentials (SOAP and REST both set), a workspace REST cannot
+       map; sync-leads: a journal or results file that cannot be written
   {EXIT_FAULT}    SOAP fault or REST error, reported with its SOAP code (sync-leads: a fault
        that stops the run: 20013, 20014, 20015)
   {EXIT_TRANSPORT}    transport error: no usable answer from the server (sync-leads: some rows
@@ -167,11 +171,17 @@ resuming:
   any moment and run it again: it skips finished rows and sends the others.
   A row that was in flight when the process died is sent again; syncLead is an
   upsert by key, so that yields UPDATED, not a second lead. Rows that ended in
-  ERROR or a transient fault are sent again too. --restart starts over.
+  ERROR or a transient fault are sent again too. A resume refuses an input
+  whose size or modification time changed since the journal was started (its
+  row numbers may name other rows): use --restart, which starts over.
 
 limits:
   By default at most 100 calls per 20 s (sliding window) and 10 at once: the
-  service's own limits, so a run never meets fault 20023 or 20024.
+  service's own limits, so the run alone never meets fault 20023 or 20024.
+  The service counts per API user, so another run or program using the same
+  credentials within the window can still cause them; such rows end in FAULT
+  and a rerun sends them again. --rate 0 (or --rate-calls 0) lifts the rate
+  limit; --concurrency 0 lifts the concurrency limit and runs {UNCAPPED_WORKERS} calls at once.
 
 examples:
   mktows sync-leads leads.csv
@@ -324,8 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mktows",
         description=textwrap.fill(
-            "Insert or update Marketo leads with the syncLead SOAP call, one at a time "
-            "or in bulk from a file, or run a local sandbox of the service."
+            "Insert or update Marketo leads with the syncLead SOAP call or the same "
+            "sync over Marketo's REST API, one at a time or in bulk from a file, or run a "
+            "local sandbox of the service (both faces)."
         ),
         epilog=_MAIN_EPILOG,
         formatter_class=formatter,
@@ -411,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds between progress lines when stderr is not a terminal (default 5)",
     )
-    limits = bulk.add_argument_group("limits (0 turns a limit off)")
+    limits = bulk.add_argument_group('limits (0 turns a limit off; see "limits" below)')
     limits.add_argument(
         "--rate", type=_rate, metavar="N/SECONDS", help="calls per sliding window (100/20)"
     )
@@ -434,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         metavar="N",
         default=10,
-        help="calls at once (default 10)",
+        help=f"calls at once (default 10; 0 = no limit, {UNCAPPED_WORKERS} calls at once)",
     )
     bulk.set_defaults(func=_cmd_sync_leads)
 
@@ -445,9 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Run the sandbox: a local server that answers syncLead like Marketo "
             "(matching rules, faults, limits), keeping leads in SQLite."
         ),
-        epilog="example:\n  mktows serve --port 8080 --db sandbox.sqlite3\n\n"
-        "Then point a client at http://127.0.0.1:8080/soap/mktows/2_2 with the sandbox's\n"
-        "user mktows_sandbox_user and key mktows-sandbox-key (not secret).",
+        epilog=_serve_epilog(),
         formatter_class=formatter,
     )
     from .sandbox import configure_serve_parser, run_serve
@@ -455,6 +464,28 @@ def build_parser() -> argparse.ArgumentParser:
     configure_serve_parser(serve)
     serve.set_defaults(func=run_serve)
     return parser
+
+
+def _serve_epilog() -> str:
+    from .sandbox import (
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+        DEFAULT_ENCRYPTION_KEY,
+        DEFAULT_USER_ID,
+    )
+
+    base = "http://127.0.0.1:8080"
+    return f"""\
+example:
+  mktows serve --port 8080 --db sandbox.sqlite3
+
+Then point a client at it, with the sandbox's published credentials (not secret):
+  SOAP: {ENV_ENDPOINT}={base}/soap/mktows/2_2
+        {ENV_USER_ID}={DEFAULT_USER_ID} {ENV_KEY}={DEFAULT_ENCRYPTION_KEY}
+  REST: {ENV_REST_URL}={base}/rest {ENV_IDENTITY_URL}={base}/identity
+        {ENV_CLIENT_ID}={DEFAULT_CLIENT_ID} {ENV_CLIENT_SECRET}={DEFAULT_CLIENT_SECRET}
+        (its workspace "Default" has the partition "Default": {ENV_PARTITIONS}=Default=Default)
+"""
 
 
 # --- credentials and the embedded sandbox ------------------------------------------------
@@ -524,6 +555,22 @@ def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> _Target | _
     return _Target(settings[ENV_ENDPOINT], settings[ENV_USER_ID], settings[ENV_KEY])
 
 
+def _resolve(args: argparse.Namespace) -> _Target | _RestTarget | None:
+    """The configured service (None: the embedded sandbox), checked before anything runs."""
+    target = _target(args, os.environ)
+    if (
+        isinstance(target, _RestTarget)
+        and args.workspace is not None
+        and args.workspace not in target.partitions
+    ):
+        known = ", ".join(sorted(target.partitions)) or "none"
+        raise _UsageError(
+            f"workspace {args.workspace!r} has no REST partition mapping (mapped: {known}): "
+            f"add {args.workspace}=PARTITION to {ENV_PARTITIONS} (or --partitions)"
+        )
+    return target
+
+
 def sandbox_db_path(environ: Mapping[str, str]) -> Path:
     """Where the embedded sandbox keeps its leads."""
     if environ.get(ENV_SANDBOX_DB):
@@ -533,9 +580,8 @@ def sandbox_db_path(environ: Mapping[str, str]) -> Path:
 
 
 @contextlib.contextmanager
-def _connect(args: argparse.Namespace, err: TextIO) -> Iterator[_Target | _RestTarget]:
-    """The configured service, or the embedded sandbox started for this command."""
-    target = _target(args, os.environ)
+def _connect(target: _Target | _RestTarget | None, err: TextIO) -> Iterator[_Target | _RestTarget]:
+    """The configured service, or (None) the embedded sandbox started for this command."""
     if target is not None:
         yield target
         return
@@ -550,8 +596,8 @@ def _connect(args: argparse.Namespace, err: TextIO) -> Iterator[_Target | _RestT
             f"cannot open the embedded sandbox database {str(path)!r}: {exc}"
         ) from exc
     print(
-        f"mktows: no credentials configured ({', '.join(CREDENTIAL_VARS)}); using the "
-        f"embedded sandbox, state in {path}",
+        f"mktows: no credentials configured (SOAP: {', '.join(CREDENTIAL_VARS)}; or "
+        f"REST: {', '.join(REST_VARS)}); using the embedded sandbox over SOAP, state in {path}",
         file=err,
         flush=True,
     )
@@ -683,7 +729,7 @@ def _cmd_sync_lead(args: argparse.Namespace) -> int:
         lead, cookie = lead_from_fields(fields)
     except (ValidationError, ConfigError) as exc:
         raise _UsageError(f"bad lead: {exc}") from None
-    with _connect(args, err) as target:
+    with _connect(_resolve(args), err) as target:
         rest = isinstance(target, _RestTarget)
         try:
             with _client(target, args) as client:
@@ -730,6 +776,7 @@ class _Run:
     fault: FaultError | None = None
     retry_pending: int = 0  # rows that ended in ERROR or a transient fault
     read_error: OSError | None = None  # the input file failed part-way
+    write_error: JournalWriteError | None = None  # the journal or results file failed
     rest: bool = False  # the run went over REST
 
 
@@ -779,19 +826,24 @@ async def _run_bulk(
             results = sync_leads(
                 client,
                 rows,
-                workers=limiter.concurrency or None,
+                workers=limiter.concurrency or UNCAPPED_WORKERS,
                 workspace=args.workspace,
                 stop=stop,
             )
-            try:
-                async for result in results:
-                    ledger.record(result)
-                    progress.update(result)
-                    run.retry_pending += not result.final
-            except FaultError as exc:
-                run.fault = exc
-            except OSError as exc:  # the rows read so far are journaled; a rerun resumes
-                run.read_error = exc
+            # aclosing: a journal write failure leaves the loop with calls in flight;
+            # closing the runner abandons them (a rerun sends those rows again).
+            async with contextlib.aclosing(results):
+                try:
+                    async for result in results:
+                        ledger.record(result)
+                        progress.update(result)
+                        run.retry_pending += not result.final
+                except FaultError as exc:
+                    run.fault = exc
+                except OSError as exc:  # the rows read so far are journaled; a rerun resumes
+                    run.read_error = exc
+                except JournalWriteError:
+                    pass  # ledger.write_error keeps it for the summary
     except asyncio.CancelledError:
         run.interrupted = True
     finally:
@@ -829,7 +881,7 @@ def _summary(
 def _exit_code(run: _Run, counts: Mapping[RowStatus, int]) -> int:
     if run.interrupted:
         return EXIT_INTERRUPTED
-    if run.read_error is not None:
+    if run.read_error is not None or run.write_error is not None:
         return EXIT_USAGE
     if run.fault is not None:
         return EXIT_FAULT
@@ -849,6 +901,7 @@ def _cmd_sync_leads(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
     limiter = _limiter(args)
     mapping = dict(args.map)
+    target = _resolve(args)  # settings errors first: they must leave no file behind
     try:
         fmt = detect_format(args.file, args.format)
         reader = read_rows(args.file, fmt, mapping)
@@ -860,10 +913,13 @@ def _cmd_sync_leads(args: argparse.Namespace) -> int:
     journal = args.journal or f"{args.file}.journal"
     results = args.results or f"{args.file}.results.csv"
     try:
-        ledger = Ledger(journal, results, restart=args.restart)
+        ledger = Ledger(journal, results, restart=args.restart, source=args.file)
     except ConfigError as exc:
         raise _UsageError(str(exc)) from None
     run = _Run()
+    progress = Progress(
+        err, total=total, done_before=ledger.done_before, interval=args.progress_interval
+    )
     try:
         if ledger.resumed:
             print(
@@ -871,16 +927,15 @@ def _cmd_sync_leads(args: argparse.Namespace) -> int:
                 file=err,
                 flush=True,
             )
-        progress = Progress(
-            err, total=total, done_before=ledger.done_before, interval=args.progress_interval
-        )
-        with _connect(args, err) as target:
+        with _connect(target, err) as endpoint:
             run = asyncio.run(
-                _run_bulk(args, target, _pending(rows, ledger), ledger, progress, limiter, err)
+                _run_bulk(args, endpoint, _pending(rows, ledger), ledger, progress, limiter, err)
             )
         progress.finish()
     finally:
-        ledger.close()
+        with contextlib.suppress(JournalWriteError):  # ledger.write_error keeps it
+            ledger.close()
+    run.write_error = ledger.write_error
     code = _exit_code(run, ledger.previous + progress.counts)
     summary = _summary(args, ledger, progress, run, code)
     _print_summary(summary, run, err)
@@ -900,6 +955,8 @@ def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO) -> None:
         print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{hint}", file=err)
     if run.read_error is not None:
         print(f"mktows: stopped: cannot read the input: {run.read_error}", file=err)
+    if run.write_error is not None:
+        print(f"mktows: stopped: {run.write_error}", file=err)
     counts = ", ".join(
         f"{status.value.lower()} {summary[status.value.lower()]}" for status in RowStatus
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ DEFAULT_CLIENT_ID = "mktows-sandbox-client"
 # Sandbox-only and published on purpose, like DEFAULT_ENCRYPTION_KEY: it protects nothing.
 DEFAULT_CLIENT_SECRET = "mktows-sandbox-secret"  # noqa: S105
 
-_KEY_FIELDS = ("Email",)
+_KEY_FIELD = "Email"  # the one key an assignment rule can test
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,10 @@ class Workspace:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError("a workspace needs a non-empty name")
-        if not self.partitions or not all(
-            isinstance(p, str) and p.strip() for p in self.partitions
+        if (
+            isinstance(self.partitions, str)
+            or not self.partitions
+            or not all(isinstance(p, str) and p.strip() for p in self.partitions)
         ):
             raise ConfigError(f"workspace {self.name!r} needs a list of non-empty partition names")
         if self.primary not in self.partitions:
@@ -64,6 +67,8 @@ class Workspace:
 class AssignmentRule:
     """New leads that qualify go to ``partition``: ``field`` equals ``equals``
     (case-insensitive), or the Email ends with ``email_domain`` (e.g. "acme.com").
+    ``field`` is a field name in any case ("industry" is Industry); a
+    :class:`SandboxConfig` stores it as the catalog spells it.
     """
 
     partition: str
@@ -72,12 +77,16 @@ class AssignmentRule:
     email_domain: str | None = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.field, str) or not self.field.strip():
+            raise ConfigError(
+                f"assignment rule for partition {self.partition!r} needs a field name string"
+            )
         if (self.equals is None) == (self.email_domain is None):
             raise ConfigError(
                 f"assignment rule for partition {self.partition!r} needs exactly one of "
                 "'equals' (with 'field') or 'email_domain'"
             )
-        if self.email_domain is not None and self.field != "Email":
+        if self.email_domain is not None and not _is_email(self.field):
             raise ConfigError(
                 f"assignment rule for partition {self.partition!r}: email_domain applies to "
                 f"the Email field, not {self.field!r}"
@@ -91,9 +100,13 @@ class AssignmentRule:
             domain = self.email_domain.lower().lstrip("@")
             address = email.strip().lower()
             return address.endswith("@" + domain) or address.endswith("." + domain)
-        value = email if self.field == "Email" else attributes.get(self.field)
+        value = email if _is_email(self.field) else attributes.get(self.field)
         assert self.equals is not None
         return value is not None and value.strip().lower() == self.equals.strip().lower()
+
+
+def _is_email(name: str) -> bool:
+    return name.strip().lower() == "email"
 
 
 def _frozen_map(data: Mapping[str, str]) -> Mapping[str, str]:
@@ -103,6 +116,8 @@ def _frozen_map(data: Mapping[str, str]) -> Mapping[str, str]:
 def _positive(name: str, value: object, *, allow_zero: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(f"{name} must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
 
@@ -225,14 +240,18 @@ class SandboxConfig:
             if not isinstance(rest, str):
                 raise ConfigError(f"the REST name of {name!r} must be a string")
         object.__setattr__(self, "custom_rest_names", _frozen_map(self.custom_rest_names))
-        self.catalog()  # REST names: identifiers, no clashes (raises ConfigError)
-        known = {n.lower() for n in STANDARD_FIELDS} | {n.lower() for n in self.custom_fields}
+        catalog = self.catalog()  # REST names: identifiers, no clashes (raises ConfigError)
+        rules = []
         for rule in self.assignment_rules:
-            if rule.field not in _KEY_FIELDS and rule.field.lower() not in known:
+            # Stored as the catalog spells it: attributes reach the rules canonical.
+            spelled = _KEY_FIELD if _is_email(rule.field) else catalog.canonical(rule.field)
+            if spelled is None:
                 raise ConfigError(
                     f"assignment rule for partition {rule.partition!r} uses unknown field "
                     f"{rule.field!r}"
                 )
+            rules.append(dataclasses.replace(rule, field=spelled))
+        object.__setattr__(self, "assignment_rules", tuple(rules))
 
     def workspace(self, name: str) -> Workspace | None:
         """The workspace called ``name``, or None."""
@@ -278,7 +297,7 @@ class SandboxConfig:
                 options["workspaces"] = tuple(
                     Workspace(
                         name=ws["name"],
-                        partitions=tuple(ws.get("partitions", [DEFAULT_WORKSPACE])),
+                        partitions=_partitions(ws),
                         primary=ws.get("primary", (ws.get("partitions") or [DEFAULT_WORKSPACE])[0]),
                     )
                     for ws in _items(options["workspaces"], "workspaces")
@@ -317,6 +336,16 @@ class SandboxConfig:
                 f"sandbox configuration {os.fspath(path)!r} is not valid JSON: {exc}"
             ) from None
         return cls.from_dict(data)
+
+
+def _partitions(workspace: Mapping[str, Any]) -> tuple[str, ...]:
+    value = workspace.get("partitions", [DEFAULT_WORKSPACE])
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ConfigError(
+            f"workspace {workspace.get('name')!r}: partitions must be a list of partition "
+            f'names, e.g. ["Europe"], got {value!r}'
+        )
+    return tuple(value)
 
 
 def _items(value: object, name: str) -> list[Mapping[str, Any]]:

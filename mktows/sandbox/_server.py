@@ -150,13 +150,23 @@ def serve_in_thread(
         thread.join(timeout=10)
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
 def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``mktows serve`` options to ``parser``."""
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument(
-        "--port", type=int, default=8080, help="port to listen on (default 8080; 0 = any)"
+        "--port", type=_port, default=8080, help="port to listen on (default 8080; 0 = any)"
     )
     parser.add_argument(
         "--user-id",
@@ -225,7 +235,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
     try:
         server = _make_server(app, args.host, args.port)
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:  # OverflowError: a port run_serve was handed raw
         app.close()
         print(f"mktows serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -168,7 +168,7 @@ def test_stop_and_early_exit() -> None:
             results = sync_leads(client, [LeadRecord(email="x@x.com")] * 50, workers=3)
             async for _ in results:
                 break
-            await results.aclose()  # type: ignore[attr-defined]
+            await results.aclose()
             return count
 
     assert asyncio.run(main()) < 1000

@@ -114,7 +114,9 @@ def test_sync_lead_rest_unreachable(
     ("argv", "message"),
     [
         pytest.param(
-            ["--workspace", "Asia"], "bad lead: workspace 'Asia' has no partition", id="workspace"
+            ["--workspace", "Asia"],
+            "workspace 'Asia' has no REST partition mapping",
+            id="workspace",
         ),
         pytest.param(["--partitions", "Asia"], "MKTOWS_PARTITIONS: a workspace", id="partitions"),
         pytest.param(

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mktows import ConfigError, LeadRecord, SyncStatus
+from mktows.cli import main
 from mktows.sandbox import (
     DEFAULT_ENCRYPTION_KEY,
     DEFAULT_USER_ID,
@@ -149,6 +150,37 @@ def test_lists_and_missing_default_workspace(tmp_path: Path) -> None:
         pytest.param({"freshness_window": "5"}, "must be a number", id="window-not-number"),
         pytest.param({"max_request_bytes": True}, "whole number", id="cap-bool"),
         pytest.param({"max_request_bytes": 0}, "max_request_bytes must be > 0", id="cap-zero"),
+        pytest.param(
+            {"token_lifetime": float("nan")}, "token_lifetime must be a finite", id="lifetime-nan"
+        ),
+        pytest.param(
+            {"token_lifetime": float("inf")}, "token_lifetime must be a finite", id="lifetime-inf"
+        ),
+        pytest.param(
+            {"freshness_window": float("nan")},
+            "freshness_window must be a finite",
+            id="freshness-nan",
+        ),
+        pytest.param(
+            {"rate_limit_window": float("inf")},
+            "rate_limit_window must be a finite",
+            id="window-inf",
+        ),
+        pytest.param(
+            {"workspaces": [{"name": "Europe", "partitions": "EU"}]},
+            "workspace 'Europe': partitions must be a list of partition names",
+            id="partitions-a-string",
+        ),
+        pytest.param(
+            {"workspaces": [{"name": "Europe", "partitions": ["EU", 7]}]},
+            "partitions must be a list of partition names",
+            id="partitions-not-strings",
+        ),
+        pytest.param(
+            {"assignment_rules": [{"partition": "Default", "field": 7, "equals": "x"}]},
+            "needs a field name string",
+            id="rule-field-not-a-string",
+        ),
     ],
 )
 def test_invalid_configuration(data: Any, message: str) -> None:
@@ -171,6 +203,57 @@ def test_load_errors(tmp_path: Path, content: str | None, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         SandboxConfig.load(path)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        pytest.param("NaN", id="nan"),
+        pytest.param("Infinity", id="inf"),
+        pytest.param("1e999", id="huge"),
+    ],
+)
+@pytest.mark.parametrize("key", ["token_lifetime", "freshness_window", "rate_limit_window"])
+def test_non_finite_seconds_in_a_file_are_refused(tmp_path: Path, key: str, literal: str) -> None:
+    # Python's json reads NaN, Infinity and an overflowing 1e999 (as inf) without complaint.
+    path = tmp_path / "c.json"
+    path.write_text(f'{{"{key}": {literal}}}')
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+        SandboxConfig.load(path)
+
+
+def test_a_partitions_string_is_refused_in_python_too() -> None:
+    with pytest.raises(ConfigError, match="list of non-empty partition names"):
+        Workspace("Europe", partitions="EU", primary="E")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("field", "stored"),
+    [
+        pytest.param("industry", "Industry", id="lower"),
+        pytest.param("INDUSTRY", "Industry", id="upper"),
+        pytest.param(" Industry ", "Industry", id="padded"),
+        pytest.param("tier", "Tier", id="custom-field"),
+        pytest.param("email", "Email", id="email-key"),
+    ],
+)
+def test_rule_fields_are_stored_as_the_catalog_spells_them(field: str, stored: str) -> None:
+    equals = "a@x.com" if stored == "Email" else "Retail"
+    config = SandboxConfig.from_dict(
+        {
+            "custom_fields": {"Tier": "string"},
+            "assignment_rules": [{"partition": "Default", "field": field, "equals": equals}],
+        }
+    )
+    (rule,) = config.assignment_rules
+    assert rule.field == stored
+    assert rule.matches("a@x.com", {"Industry": "retail", "Tier": "RETAIL"})
+
+
+def test_an_email_domain_rule_may_name_email_in_any_case() -> None:
+    rule = AssignmentRule(partition="Default", field="EMAIL", email_domain="acme.com")
+    assert rule.matches("g@acme.com", {})
+    assert SandboxConfig(assignment_rules=(rule,)).assignment_rules[0].field == "Email"
 
 
 def test_with_user_adds_a_user() -> None:
@@ -217,6 +300,33 @@ def test_serve_refuses_bad_settings(
     args = serve_args("--port", "0", *[a.replace("{tmp}", str(tmp_path)) for a in argv])
     assert run_serve(args) == code
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "port", [pytest.param("70000", id="too-big"), pytest.param("-1", id="negative"), "http"]
+)
+def test_serve_refuses_a_port_out_of_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    db = tmp_path / "never.db"
+    assert main(["serve", "--port", port, "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"expected a port number 0-65535, got {port!r}" in err
+    assert "Traceback" not in err
+    assert not db.exists()  # refused before the store was opened
+
+
+def test_serve_reports_a_port_it_cannot_bind_and_closes_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A caller of run_serve that skips the argument parser: bind itself refuses the port.
+    db = tmp_path / "serve.db"
+    args = serve_args("--db", str(db))
+    args.port = 70000
+    assert run_serve(args) == 1
+    assert "cannot listen on 127.0.0.1:70000" in capsys.readouterr().err
+    reopened = make_app(db=str(db))  # closed: the file opens again and holds its schema
+    reopened.close()
 
 
 def test_serve_runs_until_ctrl_c(

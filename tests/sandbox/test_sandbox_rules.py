@@ -268,6 +268,26 @@ def test_new_leads_go_to_rule_or_primary_partition(
 
 
 @pytest.mark.parametrize(
+    "field", [pytest.param("industry", id="lower"), pytest.param("INDUSTRY", id="upper")]
+)
+def test_a_rule_field_in_any_case_places_new_leads(
+    make_sandbox_server: MakeSandboxServer, field: str
+) -> None:
+    config = SandboxConfig.from_dict(
+        {
+            "workspaces": [{"name": "Shops", "partitions": ["Retail"]}],
+            "assignment_rules": [{"partition": "Retail", "field": field, "equals": "retail"}],
+        }
+    )
+    server = make_sandbox_server(config)
+    with client_for(server) as c:
+        shop = c.sync_lead(LeadRecord(email="s@x.com", attributes={"Industry": "Retail"}))
+        other = c.sync_lead(LeadRecord(email="o@x.com", attributes={"industry": "Banking"}))
+    assert lead_row(server, shop.lead_id)[2] == "Retail"
+    assert lead_row(server, other.lead_id)[2] == "Default"
+
+
+@pytest.mark.parametrize(
     ("key", "workspace", "status"),
     [
         pytest.param("id", "US", SyncStatus.FAILED, id="id-outside-primary"),
