@@ -472,3 +472,66 @@ def test_a_closed_client_says_so_and_sends_nothing(kind: str) -> None:
 
         asyncio.run(go())
     assert script.requests == []
+
+
+def test_transport_or_verify_with_your_own_http_client_is_refused() -> None:
+    with httpx.Client() as http:
+        with pytest.raises(mktows.ConfigError, match="set them on it instead"):
+            Client(URL, USER, KEY, http_client=http, transport=httpx.MockTransport(Script()))
+        with pytest.raises(mktows.ConfigError, match="set them on it instead"):
+            Client(URL, USER, KEY, http_client=http, verify=False)
+
+
+class Silent:
+    """A TCP server that accepts and reads, and never answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/soap/mktows/2_2"
+        self.conns: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_silent_server_ends_in_deadline_exceeded(kind: str) -> None:
+    """The read timeout that fires is the deadline's: the error says so, and its cause
+    is httpx's ReadTimeout."""
+    server = Silent()
+    kw: dict[str, Any] = {"deadline": 0.4, "retry": FAST}
+
+    def run() -> None:
+        if kind == "sync":
+            with Client(server.url, USER, KEY, **kw) as client:
+                client.sync_lead(LEAD)
+            return
+
+        async def go() -> None:
+            async with AsyncClient(server.url, USER, KEY, **kw) as client:
+                await client.sync_lead(LEAD)
+
+        asyncio.run(go())
+
+    try:
+        with pytest.raises(mktows.DeadlineExceeded, match="deadline ran out") as info:
+            run()
+        assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    finally:
+        server.close()

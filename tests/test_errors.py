@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -228,3 +229,21 @@ def test_key_never_in_errors(kwargs: dict[str, object]) -> None:
         build_sync_lead_envelope(LeadRecord(email="a@b.c"), **args)  # type: ignore[arg-type]
     assert KEY not in str(info.value)
     assert KEY not in repr(info.value)
+
+
+def test_every_error_survives_pickling_with_its_evidence() -> None:
+    """Errors cross process boundaries (ProcessPoolExecutor, multiprocessing)."""
+    from mktows._errors import fault_error
+
+    fault = fault_error(mktows.Fault.for_code(20023), status_code=500)
+    validation = mktows.ValidationError("Email is empty", field="Email")
+    response = mktows.ResponseError("not XML", status_code=502, body=b"<html>oops</html>")
+    unread = mktows.ResponseTooLarge("announces 99 bytes", status_code=200, body=None)
+    for error in (fault, validation, response, unread):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert vars(copy) == vars(error)
+    assert "body not read" in str(unread)
+    assert unread.body_excerpt == ""
+    assert not unread.body_read

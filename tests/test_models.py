@@ -489,3 +489,45 @@ def test_fault_for_unknown_code_and_str_fallbacks() -> None:
     assert (fault.faultstring, fault.faultcode) == ("99999 - Internal Error", "SOAP-ENV:Client")
     assert str(Fault(faultcode="SOAP-ENV:Server", faultstring="boom")) == "boom"
     assert str(Fault(faultcode="SOAP-ENV:Server", faultstring="")) == "SOAP-ENV:Server"
+
+
+def test_attributes_none_is_empty() -> None:
+    assert LeadRecord(email="a@b.c", attributes=None).attributes == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "2013-07-31T12:38:47.5-07:00",
+            dt.datetime(
+                2013, 7, 31, 12, 38, 47, 500000, tzinfo=dt.timezone(-dt.timedelta(hours=7))
+            ),
+            id="one-fraction-digit",
+        ),
+        pytest.param(
+            "2013-07-31T12:38:47.1234567Z",
+            dt.datetime(2013, 7, 31, 12, 38, 47, 123456, tzinfo=dt.timezone.utc),
+            id="seven-fraction-digits",
+        ),
+        pytest.param("2013-07-31T12:38:47", dt.datetime(2013, 7, 31, 12, 38, 47), id="naive"),
+    ],
+)
+def test_w3c_datetimes_parse_the_same_everywhere(text: str, expected: dt.datetime) -> None:
+    attr = Attribute(name="When", value=text, type="datetime")
+    assert attr.typed_value == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        pytest.param("datetime", "20130731T123847Z", id="basic-format"),
+        pytest.param("datetime", "2013-07-31T12:38:47-0700", id="offset-without-colon"),
+        pytest.param("datetime", "2013-07-31 12:38:47", id="space"),
+        pytest.param("date", "20130731", id="basic-date"),
+        pytest.param("date", "2013-W31-3", id="week-date"),
+    ],
+)
+def test_non_w3c_forms_are_refused_on_every_python(kind: str, text: str) -> None:
+    with pytest.raises(ConversionError):
+        Attribute(name="When", value=text, type=kind).typed_value  # noqa: B018

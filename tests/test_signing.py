@@ -166,3 +166,17 @@ def test_verify(signature: str, expected: bool) -> None:
 )
 def test_verify_binds_every_input(stamp: str, user: str, key: str) -> None:
     assert verify(EXPECTED, stamp, user, key) is False
+
+
+@pytest.mark.parametrize("text", ["2013-07-31T12:38:47", "20130731T123847-07:00", "yesterday"])
+def test_parse_timestamp_refuses_what_is_not_w3c_with_an_offset(text: str) -> None:
+    with pytest.raises(ValueError, match=r"offset|not a date-time"):
+        parse_timestamp(text)
+
+
+def test_sign_refuses_an_unencodable_key_without_showing_it() -> None:
+    with pytest.raises(ValidationError) as info:
+        sign("2010-04-09T14:04:54-07:00", "user", "k\ud800-SECRETPART")
+    assert info.value.field == "encryption_key"
+    assert "SECRETPART" not in str(info.value)
+    assert info.value.__context__ is None  # no UnicodeEncodeError (which holds the key) chained
