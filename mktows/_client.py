@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -24,6 +22,7 @@ from ._shell import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     AsyncShell,
+    ShellParts,
     SyncShell,
     parse_url,
     utc_now,
@@ -35,16 +34,8 @@ __all__ = ["AsyncClient", "Client"]
 _EXAMPLE = "https://123-ABC-456.mktoapi.com/soap/mktows/2_2"
 
 
-class _Soap:
+class _Soap(ShellParts):
     """The SOAP side of both clients: credentials, endpoint and the call flow."""
-
-    if TYPE_CHECKING:  # provided by the shell each client is mixed with
-        retry: RetryPolicy
-        deadline: float
-        _clock: Callable[[], dt.datetime]
-        _random: random.Random
-
-        def _check_open(self) -> None: ...
 
     def _soap_settings(self, endpoint: str, user_id: str, encryption_key: str) -> None:
         self._endpoint_url = parse_url(endpoint, "endpoint", _EXAMPLE)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 import httpx
 
@@ -25,6 +23,7 @@ from ._shell import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     AsyncShell,
+    ShellParts,
     SyncShell,
     parse_url,
     utc_now,
@@ -53,16 +52,8 @@ def shared_token_cache(settings: RestSettings) -> TokenCache:
         return cache
 
 
-class _Rest:
+class _Rest(ShellParts):
     """The REST side of both clients: settings, schema, token cache and the call flow."""
-
-    if TYPE_CHECKING:  # provided by the shell each client is mixed with
-        retry: RetryPolicy
-        deadline: float
-        _clock: Callable[[], dt.datetime]
-        _random: random.Random
-
-        def _check_open(self) -> None: ...
 
     def _rest_settings(
         self,

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import httpx
 
@@ -45,6 +45,19 @@ def parse_url(value: object, what: str, example: str) -> httpx.URL:
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigError(f"{what} must be an http(s) URL such as {example}, got {value!r}")
     return url
+
+
+class ShellParts:
+    """What a protocol mixin (SOAP, REST) uses of the shell it is mixed with; declared
+    for type checkers only, so it shadows nothing at run time."""
+
+    if TYPE_CHECKING:
+        retry: RetryPolicy
+        deadline: float
+        _clock: Callable[[], dt.datetime]
+        _random: random.Random
+
+        def _check_open(self) -> None: ...
 
 
 class Shell(Generic[H, T]):
@@ -211,6 +224,7 @@ __all__ = [
     "AsyncShell",
     "Secret",
     "Shell",
+    "ShellParts",
     "SyncShell",
     "parse_url",
     "utc_now",
