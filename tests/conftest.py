@@ -31,6 +31,29 @@ class SandboxServer:
     db_path: Path
     app: SandboxApp
 
+    @property
+    def rest_url(self) -> str:
+        """The REST face's base URL (``…/rest``)."""
+        return f"http://127.0.0.1:{self.port}/rest"
+
+    @property
+    def identity_url(self) -> str:
+        """The identity base URL (tokens come from ``…/identity/oauth/token``)."""
+        return f"http://127.0.0.1:{self.port}/identity"
+
+
+# Every MKTOWS_* setting the CLI reads: tests clear them all before setting their own.
+SETTINGS_VARS = (
+    "MKTOWS_ENDPOINT",
+    "MKTOWS_USER_ID",
+    "MKTOWS_ENCRYPTION_KEY",
+    "MKTOWS_REST_URL",
+    "MKTOWS_IDENTITY_URL",
+    "MKTOWS_CLIENT_ID",
+    "MKTOWS_CLIENT_SECRET",
+    "MKTOWS_FOREIGN_ID_FIELD",
+    "MKTOWS_PARTITIONS",
+)
 
 MakeSandboxServer = Callable[..., SandboxServer]
 

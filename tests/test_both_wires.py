@@ -87,11 +87,10 @@ def connect(
             key = server.encryption_key + ("-wrong" if wrong_secret else "")
             client = Client(server.url, server.user_id, key, retry=NO_RETRY)
         else:
-            base = f"http://127.0.0.1:{server.port}"
             secret = DEFAULT_CLIENT_SECRET + ("-wrong" if wrong_secret else "")
             client = RestClient(
-                f"{base}/rest",
-                f"{base}/identity",
+                server.rest_url,
+                server.identity_url,
                 DEFAULT_CLIENT_ID,
                 secret,
                 foreign_id_field="externalId",
@@ -312,11 +311,10 @@ def test_the_service_limits(
 
 def test_what_one_wire_writes_the_other_reads(make_sandbox_server: MakeSandboxServer) -> None:
     server = make_sandbox_server()
-    base = f"http://127.0.0.1:{server.port}"
     with (
         Client(server.url, server.user_id, server.encryption_key) as soap,
         RestClient(
-            f"{base}/rest", f"{base}/identity", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+            server.rest_url, server.identity_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
         ) as rest,
     ):
         written = soap.sync_lead(
@@ -346,14 +344,13 @@ def test_token_expiry_mid_run_fails_no_call(
     never renews ahead of time, so it meets 602 and must renew then."""
     caplog.set_level(logging.DEBUG)
     server = make_sandbox_server(SandboxConfig(token_lifetime=0.2, rate_limit_calls=0))
-    base = f"http://127.0.0.1:{server.port}"
     frozen = dt.datetime(2026, 11, 28, tzinfo=dt.timezone.utc)
     clock = (
         (lambda: frozen) if client_clock == "frozen" else (lambda: dt.datetime.now(dt.timezone.utc))
     )
     statuses = []
     with RestClient(
-        f"{base}/rest", f"{base}/identity", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+        server.rest_url, server.identity_url, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
         retry=NO_RETRY, clock=clock,
     ) as client:  # fmt: skip
         for n in range(25):

@@ -17,10 +17,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Endpoint(Protocol):
-    url: str
-    user_id: str
-    encryption_key: str
-    db_path: Path
+    """What these tests need of a running sandbox (read-only, as the fixture's is)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def encryption_key(self) -> str: ...
+    @property
+    def db_path(self) -> Path: ...
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Path:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import SETTINGS_VARS, SandboxServer
 
 from mktows import AsyncClient, ConfigError, LeadRecord, RetryPolicy
 from mktows._bulk import RowResult, RowStatus, sync_leads
@@ -27,7 +28,6 @@ from mktows.cli import UNCAPPED_WORKERS, main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
 from ._helpers import (
-    Endpoint,
     clean_env,
     credentials,
     journal_lines,
@@ -39,30 +39,15 @@ from ._helpers import (
 
 UNLIMITED = SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0)
 NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
-ALL_VARS = (
-    "MKTOWS_ENDPOINT",
-    "MKTOWS_USER_ID",
-    "MKTOWS_ENCRYPTION_KEY",
-    "MKTOWS_REST_URL",
-    "MKTOWS_IDENTITY_URL",
-    "MKTOWS_CLIENT_ID",
-    "MKTOWS_CLIENT_SECRET",
-    "MKTOWS_FOREIGN_ID_FIELD",
-    "MKTOWS_PARTITIONS",
-)
-
-
-def base(server: Endpoint) -> str:
-    return server.url.split("/soap/")[0]
 
 
 @pytest.fixture
-def rest_env(sandbox_server: Endpoint, monkeypatch: pytest.MonkeyPatch) -> Endpoint:
+def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     """REST settings for the live sandbox in the environment, no partition mapping."""
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MKTOWS_REST_URL", f"{base(sandbox_server)}/rest")
-    monkeypatch.setenv("MKTOWS_IDENTITY_URL", f"{base(sandbox_server)}/identity")
+    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
+    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
     monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
     monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
     return sandbox_server
@@ -76,7 +61,7 @@ def people(count: int) -> list[list[str]]:
 
 
 def test_an_unmapped_rest_workspace_stops_before_any_row_and_a_fixed_rerun_sends_all(
-    rest_env: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    rest_env: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_csv(tmp_path / "leads.csv", ["Email"], people(5))
     assert main(["sync-leads", str(source), "--workspace", "Default"]) == 2
@@ -95,7 +80,7 @@ def test_an_unmapped_rest_workspace_stops_before_any_row_and_a_fixed_rerun_sends
 
 
 def test_an_unmapped_rest_workspace_is_a_settings_error_for_one_lead_too(
-    rest_env: Endpoint, capsys: pytest.CaptureFixture[str]
+    rest_env: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["sync-lead", "--email", "a@x.com", "--workspace", "Asia", "--partitions", "EU=EU"]
     assert main(argv) == 2
@@ -107,13 +92,13 @@ def test_an_unmapped_rest_workspace_is_a_settings_error_for_one_lead_too(
     assert lead_counts(rest_env.db_path) == (0, 0)
 
 
-def test_the_library_runner_stops_on_an_unmapped_workspace(rest_env: Endpoint) -> None:
+def test_the_library_runner_stops_on_an_unmapped_workspace(rest_env: SandboxServer) -> None:
     seen: list[RowResult] = []
 
     async def run() -> None:
         async with AsyncRestClient(
-            f"{base(rest_env)}/rest",
-            f"{base(rest_env)}/identity",
+            rest_env.rest_url,
+            rest_env.identity_url,
             DEFAULT_CLIENT_ID,
             DEFAULT_CLIENT_SECRET,
         ) as client:
@@ -130,7 +115,7 @@ def test_the_library_runner_stops_on_an_unmapped_workspace(rest_env: Endpoint) -
 def test_incomplete_credentials_leave_no_file_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
     source = write_csv(tmp_path / "leads.csv", ["Email"], people(2))
     assert main(["sync-leads", str(source), "--endpoint", "http://127.0.0.1:9/soap"]) == 2
@@ -144,7 +129,7 @@ def test_incomplete_credentials_leave_no_file_behind(
 
 
 def test_a_changed_input_refuses_to_resume_until_restart(
-    sandbox_server: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sandbox_server: SandboxServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = write_csv(tmp_path / "leads.csv", ["Email"], people(3))
     args = ["sync-leads", str(source), *credentials(sandbox_server)]
@@ -263,7 +248,7 @@ def test_restart_with_a_directory_in_the_way_exits_2(
 
 
 def test_a_journal_over_the_file_size_limit_stops_cleanly_and_resumes(
-    sandbox_server: Endpoint, tmp_path: Path
+    sandbox_server: SandboxServer, tmp_path: Path
 ) -> None:
     """`ulimit -f`: the kernel refuses the journal past 8 KiB (EFBIG; Python ignores SIGXFSZ)."""
     count = 300  # keyless rows: INVALID without a call, ~100 journal bytes each
@@ -373,7 +358,9 @@ def test_a_full_disk_under_the_results_header_is_a_write_error(tmp_path: Path) -
 # --- one limiter, used twice -----------------------------------------------------------------
 
 
-def test_a_limiter_given_both_ways_raises_instead_of_deadlocking(sandbox_server: Endpoint) -> None:
+def test_a_limiter_given_both_ways_raises_instead_of_deadlocking(
+    sandbox_server: SandboxServer,
+) -> None:
     limiter = RateLimiter(calls=0, concurrency=2)
     leads = [LeadRecord(email=f"twice{i}@x.com") for i in range(8)]
 
@@ -394,7 +381,7 @@ def test_a_limiter_given_both_ways_raises_instead_of_deadlocking(sandbox_server:
     assert limiter.in_flight == 0
 
 
-def test_a_limiter_used_one_way_at_a_time_still_works(sandbox_server: Endpoint) -> None:
+def test_a_limiter_used_one_way_at_a_time_still_works(sandbox_server: SandboxServer) -> None:
     limiter = RateLimiter(calls=0, concurrency=2)
 
     async def run() -> list[RowResult]:
@@ -516,7 +503,7 @@ def test_the_embedded_sandbox_notice_names_both_sets_of_settings(
 @pytest.fixture
 def no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No settings anywhere: commands use the embedded sandbox, kept in tmp_path."""
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
     db = tmp_path / "state" / "sandbox.sqlite3"
     monkeypatch.setenv("MKTOWS_SANDBOX_DB", str(db))

@@ -10,36 +10,19 @@ from pathlib import Path
 
 import pytest
 from cli._helpers import lead_counts, read_results, write_csv
-from conftest import MakeSandboxServer, SandboxServer
+from conftest import SETTINGS_VARS, MakeSandboxServer, SandboxServer
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
-
-ALL_VARS = (
-    "MKTOWS_ENDPOINT",
-    "MKTOWS_USER_ID",
-    "MKTOWS_ENCRYPTION_KEY",
-    "MKTOWS_REST_URL",
-    "MKTOWS_IDENTITY_URL",
-    "MKTOWS_CLIENT_ID",
-    "MKTOWS_CLIENT_SECRET",
-    "MKTOWS_FOREIGN_ID_FIELD",
-    "MKTOWS_PARTITIONS",
-)
-
-
-def base(server: SandboxServer) -> str:
-    return server.url.split("/soap/")[0]
 
 
 @pytest.fixture
 def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     """REST settings for the sandbox in the environment, nothing else."""
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
-    root = base(sandbox_server)
-    monkeypatch.setenv("MKTOWS_REST_URL", f"{root}/rest")
-    monkeypatch.setenv("MKTOWS_IDENTITY_URL", f"{root}/identity")
+    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
+    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
     monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
     monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
     monkeypatch.setenv("MKTOWS_FOREIGN_ID_FIELD", "externalId")
@@ -161,13 +144,12 @@ def test_env_file_carries_rest_settings(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
-    root = base(sandbox_server)
     env = tmp_path / "mktows.env"
     env.write_text(
-        f"MKTOWS_REST_URL={root}/rest\n"
-        f"export MKTOWS_IDENTITY_URL='{root}/identity'\n"
+        f"MKTOWS_REST_URL={sandbox_server.rest_url}\n"
+        f"export MKTOWS_IDENTITY_URL='{sandbox_server.identity_url}'\n"
         f'MKTOWS_CLIENT_ID="{DEFAULT_CLIENT_ID}"\n'
         f"MKTOWS_CLIENT_SECRET={DEFAULT_CLIENT_SECRET}\n"
         "MKTOWS_PARTITIONS=Europe=Default\n",
@@ -181,7 +163,7 @@ def test_env_file_carries_rest_settings(
 def test_help_lists_the_rest_settings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync-leads", "--help"]) == 0
     out = capsys.readouterr().out
-    for name in ALL_VARS[3:]:
+    for name in SETTINGS_VARS[3:]:
         assert name in out
     assert "--client-secret" in out
 
@@ -189,7 +171,7 @@ def test_help_lists_the_rest_settings(capsys: pytest.CaptureFixture[str]) -> Non
 def test_template_lists_the_rest_settings() -> None:
     template = Path(__file__).parents[2] / "templates" / "mktows.env"
     lines = template.read_text(encoding="utf-8").splitlines()
-    for name in ALL_VARS[3:]:
+    for name in SETTINGS_VARS[3:]:
         assert any(line.startswith(f"# {name}=") for line in lines), name
 
 
@@ -215,17 +197,16 @@ def test_sync_leads_rest_fatal_fault_stops_the_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     server = make_sandbox_server(SandboxConfig(rest_clients={"someone": "else"}))
-    for name in ALL_VARS:
+    for name in SETTINGS_VARS:
         monkeypatch.delenv(name, raising=False)
-    root = base(server)
     source = write_csv(tmp_path / "leads.csv", ["Email"], [["a@b.c"], ["b@b.c"]])
     argv = [
         "sync-leads",
         str(source),
         "--rest-url",
-        f"{root}/rest",
+        server.rest_url,
         "--identity-url",
-        f"{root}/identity",
+        server.identity_url,
         "--client-id",
         DEFAULT_CLIENT_ID,
         "--client-secret",
