@@ -56,26 +56,23 @@ from ._schema import validate_envelope, wsdl
 from ._signing import format_timestamp, sign
 
 if typing.TYPE_CHECKING:
-    from ._bulk import RowResult, RowStatus, sync_leads
-    from ._bulk_read import Row, read_rows
-    from ._limiter import RateLimiter
-    from ._rest import RestSettings
-    from ._rest_client import AsyncRestClient, RestClient
+    from .bulk import RateLimiter, Row, RowResult, RowStatus, read_rows, sync_leads
+    from .rest import AsyncRestClient, RestClient, RestSettings
 
 __version__ = "0.1.0"
 
 # Loaded on first use: the bulk tools need asyncio (~20 ms at import), and a SOAP-only
 # program need not pay for the REST client.
 _LAZY = {
-    "AsyncRestClient": "._rest_client",
-    "RateLimiter": "._limiter",
-    "RestClient": "._rest_client",
-    "RestSettings": "._rest",
-    "Row": "._bulk_read",
-    "RowResult": "._bulk",
-    "RowStatus": "._bulk",
-    "read_rows": "._bulk_read",
-    "sync_leads": "._bulk",
+    "AsyncRestClient": ".rest",
+    "RateLimiter": ".bulk",
+    "RestClient": ".rest",
+    "RestSettings": ".rest",
+    "Row": ".bulk",
+    "RowResult": ".bulk",
+    "RowStatus": ".bulk",
+    "read_rows": ".bulk",
+    "sync_leads": ".bulk",
 }
 
 

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from conftest import MakeSandboxServer, SandboxServer
+from support import NO_RETRY
 
 import mktows
 from mktows import (
     Client,
     LeadRecord,
     RestClient,
-    RetryPolicy,
     SyncLeadResult,
     SyncStatus,
 )
@@ -38,7 +38,6 @@ from mktows.sandbox import (
     Workspace,
 )
 
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 WORKSPACES = (
     Workspace("Default"),
     Workspace("Europe", partitions=("EU", "EU-Archive"), primary="EU"),

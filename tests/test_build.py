@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
+from support import KEY
 
 from fixtures import FULL_LEAD_ATTRIBUTES, SPEC_FAULTS, c14n, load
 from mktows import (
@@ -29,7 +30,6 @@ from mktows._signing import parse_timestamp, sign, verify
 from mktows._xml import MKTOWS, SOAP_ENV
 
 SEED_USER = "bigcorp1_461839624B16E06BA2D663"
-KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"  # SPEC §2's key; the seed page gives none
 PDT = dt.timezone(dt.timedelta(hours=-7))
 SEED_TIME = dt.datetime(2013, 7, 31, 12, 38, 47, tzinfo=PDT)
 SEED_STAMP = "2013-07-31T12:38:47-07:00"

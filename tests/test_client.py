@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import KEY
 
 import mktows
 from mktows import (
@@ -36,7 +37,6 @@ from mktows._signing import verify
 
 URL = "http://mktows.test/soap/mktows/2_2"
 USER = "bigcorp1_461839624B16E06BA2D663"
-KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"
 LEAD = LeadRecord(email="george@jungle.com", attributes={"FirstName": "George"})
 FAST = RetryPolicy(attempts=4, backoff=0.0, max_backoff=0.0)
 

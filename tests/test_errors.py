@@ -6,6 +6,7 @@ import datetime as dt
 import pickle
 
 import pytest
+from support import KEY
 
 import mktows
 from mktows import (
@@ -33,8 +34,6 @@ from mktows import (
     build_sync_lead_envelope,
 )
 from mktows._errors import EXCERPT_LIMIT, excerpt
-
-KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"
 
 
 @pytest.mark.parametrize(

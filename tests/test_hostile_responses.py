@@ -17,14 +17,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from support import NO_RETRY
 
 import mktows
-from mktows import Client, LeadRecord, RetryPolicy, SyncStatus
+from mktows import Client, LeadRecord, SyncStatus
 
 USER = "hostile_user"
 KEY = "hostile-key-0123456789"
 LEAD = LeadRecord(email="george@jungle.com")
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 MKT = "http://www.marketo.com/mktows/"

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from support import KEY
 
 from fixtures import FULL_LEAD_ATTRIBUTES, SPEC_FAULTS, load, names
 from mktows import (
@@ -33,7 +34,6 @@ from mktows._signing import verify
 from mktows._xml import MKTOWS, parse_xml
 
 SEED_USER = "bigcorp1_461839624B16E06BA2D663"
-KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"
 PDT = dt.timezone(dt.timedelta(hours=-7))
 UTC = dt.timezone.utc
 

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeSandboxServer
+from support import NO_RETRY
 
 import mktows
-from mktows import AsyncClient, Client, LeadRecord, RetryPolicy
+from mktows import AsyncClient, Client, LeadRecord
 from mktows.cli import main
 from mktows.sandbox import SandboxConfig
 
 KEY = "K3y-5ecr3t-0f-the-t3st-7d9a1c"
 USER = "secrets_user"
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 FRAGMENTS = (KEY, KEY[:14], KEY[14:])
 
 

@@ -7,12 +7,12 @@ import hashlib
 import hmac
 
 import pytest
+from support import KEY
 
 from mktows import ValidationError
 from mktows._signing import format_timestamp, parse_timestamp, sign, verify
 
 USER = "bigcorp1_461839624B16E06BA2D663"
-KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"
 STAMP = "2010-04-09T14:04:54-07:00"
 EXPECTED = "ffbff4d4bef354807481e66dc7540f7890523a87"
 

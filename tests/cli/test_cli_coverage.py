@@ -20,14 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from mktows import AsyncClient, ConfigError, LeadRecord
-from mktows._bulk import RowResult, RowStatus, sync_leads
-from mktows._bulk_read import Row, read_rows
-from mktows._limiter import RateLimiter
-from mktows.cli import _Target, main
-
-from ._helpers import (
+from support import (
     Endpoint,
     clean_env,
     credentials,
@@ -38,6 +31,12 @@ from ._helpers import (
     wait_for,
     write_csv,
 )
+
+from mktows import AsyncClient, ConfigError, LeadRecord
+from mktows.bulk._limiter import RateLimiter
+from mktows.bulk._read import Row, read_rows
+from mktows.bulk._runner import RowResult, RowStatus, sync_leads
+from mktows.cli import _Target, main
 
 SECRET = "never-PRINTED-key-7c1d"
 

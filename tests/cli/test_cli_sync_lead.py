@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import ROOT, Endpoint, clean_env
 
 from mktows.cli import main
-
-from ._helpers import ROOT, Endpoint, clean_env
 
 NEWCOMER = ["sync-lead", "--email", "george@jungle.com", "--attr", "FirstName=George"]
 

@@ -9,11 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from mktows.cli import main
-from mktows.sandbox import SandboxConfig
-
-from ._helpers import (
+from support import (
     Endpoint,
     clean_env,
     credentials,
@@ -25,6 +21,9 @@ from ._helpers import (
     write_csv,
     write_jsonl,
 )
+
+from mktows.cli import main
+from mktows.sandbox import SandboxConfig
 
 UNLIMITED = SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0)
 

@@ -9,8 +9,8 @@ import socket
 from pathlib import Path
 
 import pytest
-from cli._helpers import lead_counts, read_results, write_csv
 from conftest import SETTINGS_VARS, MakeSandboxServer, SandboxServer
+from support import lead_counts, read_results, write_csv
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig

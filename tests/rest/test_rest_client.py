@@ -22,8 +22,8 @@ from mktows._errors import (
     UnknownAttributeError,
 )
 from mktows._models import ForeignSysType, LeadRecord, SyncStatus
-from mktows._rest_client import AsyncRestClient, RestClient, shared_token_cache
 from mktows._retry import RetryPolicy
+from mktows.rest._client import AsyncRestClient, RestClient, shared_token_cache
 
 from ._fake import IDENTITY_URL, REST_URL, FakeRest, error
 

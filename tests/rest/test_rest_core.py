@@ -40,7 +40,8 @@ from mktows._models import (
     SyncLeadResult,
     SyncStatus,
 )
-from mktows._rest import (
+from mktows._retry import RetryPolicy, Send, Sleep
+from mktows.rest._core import (
     LeadField,
     RestSettings,
     RestState,
@@ -57,7 +58,6 @@ from mktows._rest import (
     rest_error,
     rest_flow,
 )
-from mktows._retry import RetryPolicy, Send, Sleep
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "core-secret-value"

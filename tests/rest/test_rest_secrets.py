@@ -14,19 +14,19 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import MakeSandboxServer
+from support import NO_RETRY
 
 import mktows
-from mktows import LeadRecord, RetryPolicy
-from mktows._rest import RestSettings
-from mktows._rest_client import AsyncRestClient, RestClient, shared_token_cache
+from mktows import LeadRecord
 from mktows.cli import _target, build_parser, main
+from mktows.rest._client import AsyncRestClient, RestClient, shared_token_cache
+from mktows.rest._core import RestSettings
 from mktows.sandbox import SandboxConfig
 
 from ._fake import IDENTITY_URL, REST_URL, FakeRest, answer, error
 
 SECRET = "S3cr3t-0f-the-r3st-t3st-4b8e2f"
 CLIENT = "secrets-client"
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 
 
 class Seen:

@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from types import TracebackType
 from typing import Any
 
 import httpx
+from support import T0, FakeClock, SandboxServer
 
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-from ._util import SandboxServer
-
 __all__ = ["T0", "FakeClock", "Rest", "base_url", "error_code", "reason"]
-
-T0 = dt.datetime(2026, 3, 14, 12, 0, 0, tzinfo=dt.timezone.utc)
-
-
-class FakeClock:
-    """The sandbox's clock, moved by the test (no sleeping)."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
 
 
 def base_url(server: SandboxServer) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import client_for
 
 from mktows import ConfigError, LeadRecord, SyncStatus
 from mktows.cli import main
@@ -27,8 +28,6 @@ from mktows.sandbox import (
     make_app,
     run_serve,
 )
-
-from ._util import client_for
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "sandbox.json"
 

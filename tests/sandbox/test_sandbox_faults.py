@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 from lxml import etree
+from support import FakeClock, MakeSandboxServer, SandboxServer, client_for, envelope, post, query
 
 from mktows import (
     AuthenticationError,
@@ -29,20 +30,8 @@ from mktows import (
 )
 from mktows.sandbox import SandboxConfig
 
-from ._util import MakeSandboxServer, SandboxServer, client_for, envelope, post, query
-
 T0 = dt.datetime(2026, 3, 14, 23, 59, 0, tzinfo=dt.timezone.utc)
 MKT = "{http://www.marketo.com/mktows/}"
-
-
-class FakeClock:
-    """The sandbox's clock, moved by the test (no sleeping)."""
-
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def fault_of(response_status: int, content_type: str, body: bytes) -> Fault:
@@ -126,7 +115,7 @@ def resigned(server: SandboxServer, stamp: str) -> bytes:
 def test_faults(
     make_sandbox_server: MakeSandboxServer, make_body: Callable[[SandboxServer], bytes], code: int
 ) -> None:
-    server = make_sandbox_server(clock=FakeClock())
+    server = make_sandbox_server(clock=FakeClock(T0))
     # Requests are signed at T0 unless a case changes the timestamp.
     response = post(server.url, make_body(server))
     fault = fault_of(response.status_code, response.headers["content-type"], response.content)
@@ -138,8 +127,8 @@ def test_faults(
 
 @pytest.fixture(autouse=True)
 def _sign_at_t0(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Envelopes built by ._util.envelope without ``when`` carry T0."""
-    from . import _util
+    """Envelopes built by support.envelope without ``when`` carry T0."""
+    import support as _util
 
     real = _util.build_sync_lead_envelope
 
@@ -161,7 +150,7 @@ def _sign_at_t0(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_freshness_window(make_sandbox_server: MakeSandboxServer, skew: int, ok: bool) -> None:
-    server = make_sandbox_server(SandboxConfig(freshness_window=300), clock=FakeClock())
+    server = make_sandbox_server(SandboxConfig(freshness_window=300), clock=FakeClock(T0))
     client_clock = lambda: T0 + dt.timedelta(seconds=skew)  # noqa: E731
     with client_for(server, clock=client_clock) as c:
         if ok:
@@ -200,7 +189,7 @@ def test_soap_action(sandbox_server: SandboxServer, soap_action: str | None, ok:
 def test_rate_limit_slides_and_refused_calls_change_nothing(
     make_sandbox_server: MakeSandboxServer,
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     server = make_sandbox_server(
         SandboxConfig(rate_limit_calls=2, rate_limit_window=20), clock=clock
     )
@@ -218,7 +207,7 @@ def test_rate_limit_slides_and_refused_calls_change_nothing(
 
 
 def test_daily_quota_resets_on_the_next_utc_day(make_sandbox_server: MakeSandboxServer) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     server = make_sandbox_server(SandboxConfig(daily_quota=2), clock=clock)
     with client_for(server, clock=clock) as c:
         c.sync_lead(LeadRecord(email="q1@x.com"))

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import SOAP_HEADERS, SandboxServer, client_for, envelope, query
 
 from mktows import Fault, LeadRecord, SyncStatus, parse_sync_lead_response, sign
-
-from ._util import SOAP_HEADERS, SandboxServer, client_for, envelope, query
 
 
 def NOW() -> dt.datetime:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from support import NO_RETRY, SOAP_HEADERS
 
 from mktows import Client, LeadRecord, SyncStatus
 from mktows.sandbox import (
@@ -17,8 +18,6 @@ from mktows.sandbox import (
     SandboxConfig,
     make_app,
 )
-
-from ._util import NO_RETRY, SOAP_HEADERS
 
 URL = "http://sandbox.test/soap/mktows/2_2"
 

@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support import MakeSandboxServer, SandboxServer, client_for, query
 
 from mktows import LeadRecord, ServiceInternalError
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
 from ._rest_util import FakeClock, Rest, base_url, error_code, reason
-from ._util import MakeSandboxServer, SandboxServer, client_for, query
 
 GOOD = {
     "grant_type": "client_credentials",

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import MakeSandboxServer, SandboxServer, client_for, query
 
 from mktows import ForeignSysType, LeadRecord, SyncStatus
 from mktows.sandbox import AssignmentRule, SandboxConfig, Workspace
 from mktows.sandbox._catalog import ATTR_TYPES, STANDARD_FIELDS
 
 from ._rest_util import Rest, error_code, reason
-from ._util import MakeSandboxServer, SandboxServer, client_for, query
 
 CUSTOM = ForeignSysType.CUSTOM
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from support import MakeSandboxServer, SandboxServer, client_for, query
 
 from mktows import (
     Client,
@@ -16,8 +17,6 @@ from mktows import (
     UnknownAttributeError,
 )
 from mktows.sandbox import AssignmentRule, SandboxConfig, Workspace
-
-from ._util import MakeSandboxServer, SandboxServer, client_for, query
 
 CUSTOM = ForeignSysType.CUSTOM
 

@@ -13,11 +13,10 @@ import types
 from collections.abc import Callable
 
 import pytest
+from support import MakeSandboxServer, SandboxServer, client_for
 
 import mktows.sandbox._server as server_module
 from mktows import LeadRecord, ServiceInternalError, SyncStatus
-
-from ._util import MakeSandboxServer, SandboxServer, client_for
 
 # Content-Length over the 1 MiB cap: the sandbox answers 413 without reading the body,
 # then drains what the client keeps sending so the client can read that answer.

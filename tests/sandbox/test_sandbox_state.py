@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from support import MakeSandboxServer, client_for, query
+
 from mktows import LeadRecord, SyncStatus
 from mktows.sandbox import SandboxConfig
-
-from ._util import MakeSandboxServer, client_for, query
 
 THREADS, CALLS, KEYS = 20, 50, 10
 UNLIMITED = SandboxConfig(

@@ -10,10 +10,9 @@ import pytest
 import zeep
 import zeep.exceptions
 import zeep.transports
+from support import SandboxServer, query
 
 from mktows import format_timestamp, sign
-
-from ._util import SandboxServer, query
 
 AUTH = "{http://www.marketo.com/mktows/}AuthenticationHeader"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mktows import ConfigError, ForeignSysType, ValidationError
-from mktows._bulk_read import Row, count_rows, detect_format, lead_from_fields, read_rows
+from mktows.bulk._read import Row, count_rows, detect_format, lead_from_fields, read_rows
 
 
 def rows_of(

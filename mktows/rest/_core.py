@@ -16,7 +16,7 @@ from types import MappingProxyType
 from typing import Any, TypeGuard
 from urllib.parse import quote, urlencode
 
-from ._errors import (
+from .._errors import (
     ConfigError,
     ConversionError,
     DeadlineExceeded,
@@ -26,7 +26,7 @@ from ._errors import (
     ValidationError,
     fault_error,
 )
-from ._models import (
+from .._models import (
     Attribute,
     Fault,
     ForeignSysType,
@@ -37,7 +37,7 @@ from ._models import (
     check_sync_keys,
     check_xml_text,
 )
-from ._retry import Flow, RetryPolicy, Send, Sleep, retry_wait, time_left
+from .._retry import Flow, RetryPolicy, Send, Sleep, retry_wait, time_left
 
 __all__ = [
     "REST_TWIN_CODES",

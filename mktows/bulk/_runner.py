@@ -13,10 +13,10 @@ from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._bulk_read import Row
-from ._errors import ConfigError, FaultError, MktowsError, ValidationError
+from .._errors import ConfigError, FaultError, MktowsError, ValidationError
+from .._models import LeadRecord, SyncLeadResult
 from ._limiter import RateLimiter
-from ._models import LeadRecord, SyncLeadResult
+from ._read import Row
 
 __all__ = ["FATAL_CODES", "LeadSyncer", "RowResult", "RowStatus", "sync_leads"]
 

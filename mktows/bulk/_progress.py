@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from ._bulk import RowResult, RowStatus
+from ._runner import RowResult, RowStatus
 
 __all__ = ["Progress", "format_duration"]
 

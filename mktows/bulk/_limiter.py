@@ -15,7 +15,7 @@ from types import TracebackType
 
 import httpx
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = ["RateLimiter"]
 

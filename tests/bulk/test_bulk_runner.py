@@ -7,17 +7,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from support import NO_RETRY, Endpoint, lead_counts
 
-from mktows import AsyncClient, AuthenticationError, ConfigError, LeadRecord, RetryPolicy
+from mktows import AsyncClient, AuthenticationError, ConfigError, LeadRecord
 from mktows._build import build_fault_envelope, build_sync_lead_response
-from mktows._bulk import RowResult, RowStatus, sync_leads
-from mktows._bulk_read import Row
-from mktows._limiter import RateLimiter
 from mktows._models import Fault, SyncLeadResult, SyncStatus
-
-from ._helpers import Endpoint, lead_counts
-
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
+from mktows.bulk._limiter import RateLimiter
+from mktows.bulk._read import Row
+from mktows.bulk._runner import RowResult, RowStatus, sync_leads
 
 
 async def collect(client: AsyncClient, rows: object, **options: object) -> list[RowResult]:

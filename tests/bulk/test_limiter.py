@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from mktows import ConfigError
-from mktows._limiter import RateLimiter
+from mktows.bulk._limiter import RateLimiter
 
 
 def run(coro: object) -> object:

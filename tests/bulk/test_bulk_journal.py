@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import journal_lines, read_results
 
 from mktows import ConfigError
-from mktows._bulk import RowResult, RowStatus
-from mktows._bulk_journal import Ledger
-
-from ._helpers import journal_lines, read_results
+from mktows.bulk._journal import Ledger
+from mktows.bulk._runner import RowResult, RowStatus
 
 S = RowStatus
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from ._bulk import RowResult, RowStatus
-from ._errors import ConfigError
+from .._errors import ConfigError
+from ._runner import RowResult, RowStatus
 
 __all__ = ["RESULTS_HEADER", "JournalWriteError", "Ledger"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
 
-from ._errors import ConfigError, ValidationError
-from ._models import LeadRecord, check_sync_keys
+from .._errors import ConfigError, ValidationError
+from .._models import LeadRecord, check_sync_keys
 
 __all__ = ["FORMATS", "Row", "count_rows", "detect_format", "lead_from_fields", "read_rows"]
 

@@ -18,16 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import SETTINGS_VARS, SandboxServer
-
-from mktows import AsyncClient, ConfigError, LeadRecord, RetryPolicy
-from mktows._bulk import RowResult, RowStatus, sync_leads
-from mktows._bulk_journal import JournalWriteError, Ledger
-from mktows._limiter import RateLimiter
-from mktows._rest_client import AsyncRestClient
-from mktows.cli import UNCAPPED_WORKERS, main
-from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
-
-from ._helpers import (
+from support import (
+    NO_RETRY,
     clean_env,
     credentials,
     journal_lines,
@@ -37,8 +29,15 @@ from ._helpers import (
     write_csv,
 )
 
+from mktows import AsyncClient, ConfigError, LeadRecord
+from mktows.bulk._journal import JournalWriteError, Ledger
+from mktows.bulk._limiter import RateLimiter
+from mktows.bulk._runner import RowResult, RowStatus, sync_leads
+from mktows.cli import UNCAPPED_WORKERS, main
+from mktows.rest._client import AsyncRestClient
+from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
+
 UNLIMITED = SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0)
-NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 
 
 @pytest.fixture

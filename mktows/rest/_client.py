@@ -1,6 +1,6 @@
 """RestClient and AsyncRestClient: syncLead over Marketo's REST API (SPEC §7).
 
-The shell (:mod:`~mktows._shell`) runs :func:`~mktows._rest.rest_flow`; this
+The shell (:mod:`~mktows._shell`) runs :func:`~mktows.rest._core.rest_flow`; this
 module only holds settings, the per-client schema and the process-wide token
 caches. No protocol logic here, and the client secret and token are never shown.
 """
@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from ._models import LeadRecord, SyncLeadResult
-from ._rest import RestSettings, RestState, TokenCache, rest_flow
-from ._retry import Flow, RetryPolicy, Send
-from ._shell import (
+from .._models import LeadRecord, SyncLeadResult
+from .._retry import Flow, RetryPolicy, Send
+from .._shell import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -28,6 +27,7 @@ from ._shell import (
     parse_url,
     utc_now,
 )
+from ._core import RestSettings, RestState, TokenCache, rest_flow
 
 __all__ = ["AsyncRestClient", "RestClient"]
 

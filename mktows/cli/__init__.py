@@ -22,13 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
-from ._bulk import RowStatus, sync_leads
-from ._bulk_journal import JournalWriteError, Ledger
-from ._bulk_progress import Progress, format_duration
-from ._bulk_read import KEY_COLUMNS, Row, count_rows, detect_format, lead_from_fields, read_rows
-from ._client import AsyncClient, Client
-from ._errors import (
+from .. import __version__
+from .._client import AsyncClient, Client
+from .._errors import (
     AuthenticationError,
     ConfigError,
     FaultError,
@@ -36,11 +32,24 @@ from ._errors import (
     RemoteError,
     ValidationError,
 )
-from ._limiter import RateLimiter
-from ._models import LeadRecord, SyncLeadResult
-from ._rest import parse_partitions
-from ._rest_client import AsyncRestClient, RestClient
-from ._retry import RetryPolicy
+from .._models import LeadRecord, SyncLeadResult
+from .._retry import RetryPolicy
+from ..bulk import (
+    KEY_COLUMNS,
+    JournalWriteError,
+    Ledger,
+    Progress,
+    RateLimiter,
+    Row,
+    RowStatus,
+    count_rows,
+    detect_format,
+    format_duration,
+    lead_from_fields,
+    read_rows,
+    sync_leads,
+)
+from ..rest import AsyncRestClient, RestClient, parse_partitions
 
 __all__ = ["main"]
 
@@ -459,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_serve_epilog(),
         formatter_class=formatter,
     )
-    from .sandbox import configure_serve_parser, run_serve
+    from ..sandbox import configure_serve_parser, run_serve
 
     configure_serve_parser(serve)
     serve.set_defaults(func=run_serve)
@@ -467,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve_epilog() -> str:
-    from .sandbox import (
+    from ..sandbox import (
         DEFAULT_CLIENT_ID,
         DEFAULT_CLIENT_SECRET,
         DEFAULT_ENCRYPTION_KEY,
@@ -585,7 +594,7 @@ def _connect(target: _Target | _RestTarget | None, err: TextIO) -> Iterator[_Tar
     if target is not None:
         yield target
         return
-    from .sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID, make_app, serve_in_thread
+    from ..sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID, make_app, serve_in_thread
 
     path = sandbox_db_path(os.environ)
     try:

@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from mktows._bulk import RowResult, RowStatus
-from mktows._bulk_progress import Progress, format_duration
+from mktows.bulk._progress import Progress, format_duration
+from mktows.bulk._runner import RowResult, RowStatus
 
 
 class Clock:

@@ -1,0 +1,188 @@
+"""Helpers shared by the tests: one place for test credentials, retry policies, clocks,
+sandbox access and the files the CLI reads and writes."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from mktows import Client, LeadRecord, RetryPolicy
+from mktows import build_sync_lead_envelope as build_sync_lead_envelope  # patched by tests
+from mktows.sandbox import SandboxApp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# SPEC §2's key (the seed page gives none): the one the golden envelopes are signed with.
+KEY = "899756834129871744AAEE88DDCC77CDEEDEC1AAAD66"
+NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
+SOAP_HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": '"http://www.marketo.com/mktows/syncLead"',
+}
+
+
+class Account(Protocol):
+    """Where and as whom a client calls: an endpoint and its SOAP credentials."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def user_id(self) -> str: ...
+    @property
+    def encryption_key(self) -> str: ...
+
+
+class Endpoint(Account, Protocol):
+    """What most tests need of a running sandbox (read-only, as the fixture's is)."""
+
+    @property
+    def db_path(self) -> Path: ...
+
+
+class SandboxServer(Endpoint, Protocol):
+    """What the conftest fixtures yield (see tests/conftest.py)."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def app(self) -> SandboxApp: ...
+
+
+MakeSandboxServer = Callable[..., SandboxServer]
+
+
+def client_for(server: Account, **options: Any) -> Client:
+    """A Client that surfaces faults at once (no retries)."""
+    options.setdefault("retry", NO_RETRY)
+    options.setdefault("timeout", 10.0)
+    return Client(server.url, server.user_id, server.encryption_key, **options)
+
+
+def envelope(
+    server: Account, lead: LeadRecord | None = None, *, when: dt.datetime | None = None, **kw: Any
+) -> bytes:
+    """A correctly signed request envelope for ``server``."""
+    return build_sync_lead_envelope(
+        lead or LeadRecord(email="raw@example.com"),
+        user_id=server.user_id,
+        encryption_key=server.encryption_key,
+        timestamp=when,
+        **kw,
+    )
+
+
+def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST raw bytes over a fresh connection."""
+    return httpx.post(
+        url, content=body, headers=SOAP_HEADERS if headers is None else headers, timeout=10.0
+    )
+
+
+def query(db_path: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """Rows from the sandbox's SQLite file, read on a connection of our own."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def write_jsonl(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def read_results(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def journal_lines(path: Path) -> list[dict[str, object]]:
+    lines = path.read_bytes().split(b"\n")
+    return [json.loads(line) for line in lines[1:] if line]
+
+
+def lead_counts(db: Path) -> tuple[int, int]:
+    """(leads, distinct emails) in a sandbox database."""
+    conn = sqlite3.connect(db)
+    try:
+        total, distinct = conn.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT email) FROM leads"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(total), int(distinct)
+
+
+def credentials(server: Endpoint) -> list[str]:
+    return [
+        "--endpoint",
+        server.url,
+        "--user-id",
+        server.user_id,
+        "--encryption-key",
+        server.encryption_key,
+    ]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MKTOWS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def spawn(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mktows", *args],
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    ends = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > ends:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+T0 = dt.datetime(2026, 3, 14, 12, 0, 0, tzinfo=dt.timezone.utc)
+
+
+class FakeClock:
+    """The sandbox's clock, moved by the test (no sleeping)."""
+
+    def __init__(self, now: dt.datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
