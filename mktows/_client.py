@@ -15,8 +15,9 @@ import httpx
 
 from ._build import build_sync_lead_envelope
 from ._errors import ConfigError
+from ._flow import Flow, Send
 from ._models import LeadRecord, Secret, SyncLeadResult
-from ._retry import Flow, RetryPolicy, Send
+from ._retry import RetryPolicy
 from ._shell import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._codes import FAULT_CLASS_NAMES, RETRYABLE_CODES
+
 if TYPE_CHECKING:
     from ._models import Fault
 
@@ -146,11 +148,16 @@ class ResponseError(RemoteError):
         }
         return (_rebuild, (type(self), (self.reason,), state))
 
-    def with_status(self, status_code: int) -> ResponseError:
-        """Attach the HTTP status once the caller knows it."""
-        self.status_code = status_code
-        self.args = (self._describe(),)
-        return self
+    def at_status(self, status_code: int | None) -> ResponseError:
+        """The same error, as a new one that also names the HTTP status it came with
+        (``self`` unchanged; the cause is kept)."""
+        if status_code is None:
+            return self
+        copy = type(self)(self.reason, status_code=status_code)
+        copy.body_excerpt, copy.body_read = self.body_excerpt, self.body_read
+        copy.args = (copy._describe(),)
+        copy.__cause__ = self.__cause__
+        return copy
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
@@ -181,7 +188,7 @@ class FaultError(RemoteError):
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]
-        return self.code in _RETRYABLE_CODES
+        return self.code in RETRYABLE_CODES
 
 
 class AccessDeniedError(FaultError):
@@ -233,19 +240,8 @@ def _rebuild(cls: type[MktowsError], args: tuple[Any, ...], state: dict[str, Any
     return error
 
 
-_RETRYABLE_CODES = frozenset({10001, 20011, 20016, 20023, 20024})
-
 _FAULT_CLASSES: dict[int, type[FaultError]] = {
-    10001: ServiceInternalError,
-    20011: ServiceInternalError,
-    20013: AccessDeniedError,
-    20014: AuthenticationError,
-    20015: QuotaExceededError,
-    20016: RequestExpiredError,
-    20023: RateLimitError,
-    20024: ConcurrencyLimitError,
-    20103: LeadNotFoundError,
-    20105: UnknownAttributeError,
+    code: globals()[name] for code, name in FAULT_CLASS_NAMES.items()
 }
 
 

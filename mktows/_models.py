@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
+from ._codes import FAULT_MESSAGES, SERVER_CODES
 from ._errors import ConversionError, ValidationError
+from ._values import AttrValue, TypedValue, to_wire, typed_value
 
 __all__ = [
-    "FAULT_MESSAGES",
     "Attribute",
     "Attributes",
     "AuthHeader",
@@ -82,111 +81,6 @@ class ForeignSysType(str, enum.Enum):
         return self.value
 
 
-AttrValue = str | int | float | Decimal | bool | dt.date | dt.datetime
-
-_TRUE = frozenset({"true", "1"})
-_FALSE = frozenset({"false", "0"})
-
-
-def _to_wire(name: str, value: object) -> tuple[str, str]:
-    """A non-str Python value as (attrValue text, inferred attrType)."""
-    if isinstance(value, bool):  # before int: bool is an int
-        return ("true" if value else "false"), "boolean"
-    if isinstance(value, int):
-        return str(value), "integer"
-    if isinstance(value, (float, Decimal)):
-        return str(value), "float"
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            raise ValidationError(
-                f"attribute {name!r}: a datetime value must be timezone-aware (give it a tzinfo)",
-                field=name,
-            )
-        return value.isoformat(), "datetime"
-    if isinstance(value, dt.date):
-        return value.isoformat(), "date"
-    raise ValidationError(
-        f"attribute {name!r}: unsupported value type {type(value).__name__}; "
-        "give a str, int, float, Decimal, bool, date or aware datetime",
-        field=name,
-    )
-
-
-# xs:date / xs:dateTime lexical forms only, the same on every Python version
-# (fromisoformat() alone accepts more from 3.11 on, and fewer fraction lengths before).
-_W3C_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
-_W3C_DATETIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
-    r"(Z|z|[+-][0-9]{2}:[0-9]{2})?"
-)
-
-
-def parse_w3c_date(text: str) -> dt.date:
-    """An xs:date (``2013-07-31``); ValueError for anything else."""
-    found = _W3C_DATE.fullmatch(text)
-    if found is None:
-        raise ValueError(f"not a date: {text[:40]!r}")
-    return dt.date(*(int(part) for part in found.groups()))
-
-
-def parse_w3c_datetime(text: str) -> dt.datetime:
-    """An xs:dateTime (``2013-07-31T12:38:47.5-07:00``, ``Z`` or an offset, or none: then
-    naive); ValueError for anything else."""
-    found = _W3C_DATETIME.fullmatch(text)
-    if found is None:
-        raise ValueError(f"not a date-time: {text[:40]!r}")
-    year, month, day, hour, minute, second, fraction, offset = found.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz = None
-    if offset in ("Z", "z"):
-        tz = dt.timezone.utc
-    elif offset:
-        minutes = int(offset[1:3]) * 60 + int(offset[4:6])
-        tz = dt.timezone(dt.timedelta(minutes=-minutes if offset[0] == "-" else minutes))
-    return dt.datetime(
-        int(year), int(month), int(day), int(hour), int(minute), int(second), micro, tzinfo=tz
-    )
-
-
-def _parse_bool(text: str) -> bool:
-    low = text.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ValueError(text)
-
-
-# xs:int / xs:decimal / xs:double lexical forms: no "1_000", no non-ASCII digits.
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
-def _strict(
-    pattern: re.Pattern[str], convert: Callable[[str], TypedValue]
-) -> Callable[[str], TypedValue]:
-    def parse(text: str) -> TypedValue:
-        if pattern.fullmatch(text) is None:
-            raise ValueError(text)
-        return convert(text)
-
-    return parse
-
-
-_CONVERTERS: dict[str, Callable[[str], TypedValue]] = {
-    "integer": _strict(_INTEGER, int),
-    "score": _strict(_INTEGER, int),
-    "boolean": _parse_bool,
-    "float": _strict(_DECIMAL, float),
-    "percent": _strict(_DECIMAL, float),
-    "currency": _strict(_DECIMAL, Decimal),
-    "date": parse_w3c_date,
-    "datetime": parse_w3c_datetime,
-}
-
-TypedValue = str | int | float | Decimal | bool | dt.date | dt.datetime | None
-
-
 @dataclass(frozen=True, slots=True, init=False)
 class Attribute:
     """One lead field: ``attrName``, optional ``attrType`` and ``attrValue``.
@@ -205,7 +99,7 @@ class Attribute:
         if not name.strip():
             raise ValidationError("attribute name is empty", field="attribute name")
         if not isinstance(value, str):
-            value, inferred = _to_wire(name, value)
+            value, inferred = to_wire(name, value)
             type = type if type is not None else inferred
         check_xml_text(value, f"attribute {name!r} value")
         if type is not None:
@@ -230,14 +124,9 @@ class Attribute:
         float/percent -> float, currency -> Decimal, date, datetime; else str.
         An empty value of a non-text type is None.
         """
-        convert = _CONVERTERS.get((self.type or "").lower())
-        if convert is None:
-            return self.value
-        if not self.value.strip():
-            return None
         try:
-            return convert(self.value.strip())
-        except (ValueError, ArithmeticError, InvalidOperation) as exc:
+            return typed_value(self.type, self.value)
+        except ValueError as exc:
             raise ConversionError(
                 f"attribute {self.name!r} has type {self.type!r} but its value "
                 f"{self.value[:80]!r} is not one",
@@ -412,30 +301,6 @@ class SyncLeadResult:
     lead: LeadRecord | None = None
 
 
-# SPEC §4: Marketo's fault messages by code.
-FAULT_MESSAGES: Mapping[int, str] = {
-    10001: "Internal Error",
-    20011: "Internal Error",
-    20012: "Request Not Understood",
-    20013: "Access Denied",
-    20014: "Authentication failed",
-    20015: "Request Limit Exceeded",
-    20016: "Request Expired",
-    20017: "Invalid Request",
-    20019: "Unsupported Operation",
-    20023: "Rate Limit Exceeded",
-    20024: "Concurrency Limit Exceeded",
-    20103: "Lead Not Found",
-    20105: "Lead Attribute Bad",
-    20106: "Lead Sync Failed",
-    20109: "Parameter Required",
-    20110: "Bad Parameter",
-}
-
-# Codes a server sends as SOAP-ENV:Server; all others blame the client.
-_SERVER_CODES = frozenset({10001, 20011, 20106})
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Fault:
     """A SOAP fault: ``faultcode``/``faultstring`` and, from
@@ -459,7 +324,7 @@ class Fault:
     def for_code(cls, code: int, detail: str | None = None) -> Fault:
         """The fault Marketo sends for ``code`` (SPEC §4), with an optional detail."""
         text = FAULT_MESSAGES.get(code, "Internal Error")
-        side = "SOAP-ENV:Server" if code in _SERVER_CODES else "SOAP-ENV:Client"
+        side = "SOAP-ENV:Server" if code in SERVER_CODES else "SOAP-ENV:Client"
         message = f"{text} ({code})" + (f" - {detail}" if detail else "")
         return cls(
             faultcode=side,

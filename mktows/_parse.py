@@ -74,9 +74,7 @@ def parse_sync_lead_response(
             )
         return _result(payload, body)
     except ResponseError as exc:
-        if status_code is not None:
-            exc.with_status(status_code)
-        raise
+        raise exc.at_status(status_code) from exc.__cause__
 
 
 def _fault_code(*texts: str | None) -> int | None:

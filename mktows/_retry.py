@@ -1,20 +1,12 @@
-"""The retry policy (SPEC §4) and the vocabulary of call flows: the Send and Sleep
-actions a flow yields and the deadline and backoff helpers every flow shares.
-Pure: the clocks and the random source are parameters.
-"""
+"""The retry policy (SPEC §4): how many tries, how long to back off. Pure data."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass
 
-from ._errors import ConfigError, DeadlineExceeded, MktowsError
+from ._errors import ConfigError
 
-__all__ = ["RetryPolicy"]
-
-log = logging.getLogger(__name__)
+__all__ = ["NO_RETRY", "Flow", "RetryPolicy", "Send", "Sleep", "retry_wait", "time_left"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,61 +41,5 @@ class RetryPolicy:
 
 NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
 
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Ask the driver to send ``body``, giving up after ``timeout`` seconds.
-
-    ``url`` None means the client's own endpoint and ``headers`` None the SOAP
-    headers. A ``secret`` exchange (it carries credentials) is never logged.
-    """
-
-    body: bytes = field(repr=False)  # may carry credentials
-    timeout: float
-    method: str = "POST"
-    url: str | None = None
-    headers: Mapping[str, str] | None = field(default=None, repr=False)  # a bearer token
-    secret: bool = False
-    label: str = "syncLead"
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Ask the driver to wait."""
-
-    seconds: float
-
-
-Response = tuple[int, bytes]
-R = TypeVar("R")
-Flow = Generator["Send | Sleep", "Response | None", R]
-
-
-def time_left(ends: float, monotonic: Callable[[], float], deadline: float) -> float:
-    """Seconds until ``ends`` (a ``monotonic`` time); DeadlineExceeded once none are left."""
-    remaining = ends - monotonic()
-    if remaining <= 0:
-        raise DeadlineExceeded(f"the call's deadline of {deadline:g}s ran out")
-    return remaining
-
-
-def retry_wait(
-    exc: MktowsError,
-    tries: int,
-    *,
-    policy: RetryPolicy,
-    random: Callable[[], float],
-    monotonic: Callable[[], float],
-    ends: float,
-    label: str = "syncLead",
-) -> float | None:
-    """Seconds to back off before retrying after ``exc`` on try number ``tries``, or
-    None when no retry is due: not retryable, out of attempts, or past the deadline.
-    """
-    if not exc.retryable or tries >= policy.attempts:
-        return None
-    wait = policy.delay(tries, random())
-    if monotonic() + wait >= ends:
-        return None
-    log.warning("%s: %s; retry %d in %.2fs", label, exc, tries, wait)
-    return wait
+# TEMPORARY while the REST modules move: they still import these from here.
+from ._flow import Flow, Send, Sleep, retry_wait, time_left  # noqa: E402

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import httpx
 
 from ._errors import ConfigError, MktowsError
+from ._flow import Flow, Send
 from ._models import Secret
-from ._retry import Flow, RetryPolicy, Send
+from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT, asend, send
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 
 from ._errors import ValidationError
-from ._models import parse_w3c_datetime
+from ._values import parse_w3c_datetime
 
 __all__ = ["format_timestamp", "parse_timestamp", "sign", "verify"]
 

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Callable
 
 from ._errors import DeadlineExceeded, MktowsError, RequestExpiredError, fault_error
+from ._flow import Flow, Send, Sleep, retry_wait, time_left
 from ._models import Fault, SyncLeadResult
 from ._parse import parse_sync_lead_response
-from ._retry import Flow, RetryPolicy, Send, Sleep, retry_wait, time_left
+from ._retry import RetryPolicy
 
 __all__ = ["call_flow"]
 

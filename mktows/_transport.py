@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import httpx
 
 from ._errors import DeadlineExceeded, ResponseTooLarge, TransportError
-from ._retry import Send
+from ._flow import Send
 
 SOAP_ACTION = '"http://www.marketo.com/mktows/syncLead"'
 HEADERS = {

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from mktows import Client, LeadRecord, RetryPolicy
+from mktows import Client, LeadRecord, RestSettings, RetryPolicy
 from mktows import build_sync_lead_envelope as build_sync_lead_envelope  # patched by tests
 from mktows.sandbox import SandboxApp
 
@@ -186,3 +186,48 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
+
+
+def count_leads(app: SandboxApp) -> int:
+    """How many leads a sandbox's store holds (read inside one of its transactions)."""
+    with app.store.transaction() as tx:
+        value: int = tx._conn.execute("SELECT COUNT(*) FROM leads").fetchone()[0]
+        return value
+
+
+REST_FIXTURES = ROOT / "tests" / "rest" / "fixtures"
+REST_SECRET = "core-secret-value"
+REST_TOKEN_ANSWER = json.dumps(
+    {"access_token": "tok-1", "token_type": "bearer", "expires_in": 3600}
+).encode()
+
+
+def rest_fixture(name: str) -> bytes:
+    """A recorded REST answer from tests/rest/fixtures."""
+    return (REST_FIXTURES / name).read_bytes()
+
+
+def rest_settings(**changes: Any) -> RestSettings:
+    """RestSettings for the pure REST tests (nothing listens there), with ``changes``."""
+    values: dict[str, Any] = {
+        "rest_url": "https://mk.test/rest/",
+        "identity_url": "https://mk.test/identity",
+        "client_id": "cid",
+        "client_secret": REST_SECRET,
+        "foreign_id_field": "externalId",
+        "partitions": {"Europe": "EU"},
+    }
+    values.update(changes)
+    return RestSettings(**values)
+
+
+def rest_result(result: list[Any]) -> bytes:
+    """A successful REST answer carrying ``result``."""
+    return json.dumps({"requestId": "1#2", "success": True, "result": result}).encode()
+
+
+def rest_refusal(code: str | int, message: str = "boom") -> bytes:
+    """A REST answer refusing the whole call with error ``code``."""
+    return json.dumps(
+        {"requestId": "1#2", "success": False, "errors": [{"code": code, "message": message}]}
+    ).encode()

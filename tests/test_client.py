@@ -431,7 +431,7 @@ def test_connection_refused_is_a_transport_error() -> None:
 
 def test_flow_stops_when_the_deadline_has_passed_before_a_retry() -> None:
     """A retry whose turn comes after the deadline (a long sleep overshot) is not sent."""
-    from mktows._retry import Send, Sleep
+    from mktows._flow import Send, Sleep
     from mktows._soap_flow import call_flow
 
     now = [0.0]

@@ -79,10 +79,21 @@ def test_response_error_carries_evidence() -> None:
     assert err.body_excerpt.startswith("<html><body>Bad Gateway")
     assert len(err.body_excerpt) <= EXCERPT_LIMIT + 1
     assert str(err).startswith("not a SOAP envelope; body starts: '<html>")
-    assert err.with_status(502) is err
-    assert err.status_code == 502
-    assert str(err).startswith("HTTP 502: not a SOAP envelope; body starts:")
-    assert err.args == (str(err),)
+    assert err.at_status(None) is err
+    cause = ValueError("underneath")
+    err.__cause__ = cause
+    at_502 = err.at_status(502)
+    assert at_502 is not err
+    assert err.status_code is None, "the original error is left as it was"
+    assert type(at_502) is ResponseError
+    assert at_502.status_code == 502
+    assert at_502.body_excerpt == err.body_excerpt
+    assert at_502.__cause__ is cause
+    assert str(at_502).startswith("HTTP 502: not a SOAP envelope; body starts:")
+    assert at_502.args == (str(at_502),)
+    unread = ResponseError("too large", body=None).at_status(200)
+    assert not unread.body_read
+    assert str(unread) == "HTTP 200: too large; body not read"
 
 
 def test_response_error_empty_body() -> None:

@@ -20,13 +20,13 @@ from mktows import (
     SyncStatus,
     ValidationError,
 )
+from mktows._codes import FAULT_MESSAGES
 from mktows._models import (
-    FAULT_MESSAGES,
     MAX_LEAD_ID,
-    AttrValue,
     check_sync_keys,
     check_xml_text,
 )
+from mktows._values import AttrValue
 
 PDT = dt.timezone(dt.timedelta(hours=-7))
 CONTROL_CHARS = [

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .._errors import ConfigError
+from .._errors import ConfigError, MktowsError
 from ._runner import RowResult, RowStatus
 
 __all__ = ["RESULTS_HEADER", "JournalWriteError", "Ledger"]
@@ -28,7 +28,7 @@ _MAGIC = b'{"mktows_journal": 1'
 RESULTS_HEADER = ("row", "lead_id", "status", "code", "error")
 
 
-class JournalWriteError(ConfigError):
+class JournalWriteError(MktowsError):
     """The journal or the results file cannot be written (disk full, file too large, ...).
 
     What was journaled before stays valid: rerun the same command once there is room.

@@ -13,15 +13,15 @@ from collections.abc import AsyncGenerator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from .._codes import FATAL_CODES, RETRYABLE_CODES
 from .._errors import ConfigError, FaultError, MktowsError, ValidationError
 from .._models import LeadRecord, SyncLeadResult
 from ._limiter import RateLimiter
 from ._read import Row
 
-__all__ = ["FATAL_CODES", "LeadSyncer", "RowResult", "RowStatus", "sync_leads"]
+__all__ = ["LeadSyncer", "RowResult", "RowStatus", "sync_leads"]
 
 # Faults that will fail every following call as well: the run stops (SPEC §4).
-FATAL_CODES = frozenset({20013, 20014, 20015})
 
 DEFAULT_WORKERS = 10
 
@@ -78,11 +78,8 @@ class RowResult:
         if self.status is RowStatus.ERROR:
             return False
         if self.status is RowStatus.FAULT:
-            return self.code not in FATAL_CODES and self.code not in _TRANSIENT_CODES
+            return self.code not in FATAL_CODES and self.code not in RETRYABLE_CODES
         return True
-
-
-_TRANSIENT_CODES = frozenset({10001, 20011, 20016, 20023, 20024})
 
 
 def _from_result(row: int, result: SyncLeadResult) -> RowResult:

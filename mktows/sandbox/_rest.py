@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .._codes import REST_FOR_SOAP, REST_MESSAGES
 from .._errors import FaultError, ValidationError
 from .._models import Attribute, LeadRecord
 from ._catalog import EMAIL, FOREIGN_ID, ID, Field
@@ -26,30 +27,12 @@ from ._config import DEFAULT_WORKSPACE
 from ._service import Keys, Lookup, Mode, Outcome, Placement, SyncService, Upserted
 from ._store import LeadRow
 
-__all__ = ["MAX_BATCH", "REST_MESSAGES", "RestApi", "RestError", "Route", "TokenStore"]
+__all__ = ["MAX_BATCH", "RestApi", "RestError", "Route", "TokenStore"]
 
 JsonObject = dict[str, Any]
 
 MAX_BATCH = 300  # Marketo's limit of records per Sync Leads call
 _MAX_TOKENS = 1000  # live and recently expired tokens kept in memory, oldest dropped first
-
-REST_MESSAGES: Mapping[int, str] = {
-    600: "Access token missing",
-    601: "Access token invalid",
-    602: "Access token expired",
-    606: "Max rate limit exceeded",
-    607: "Daily quota reached",
-    609: "Invalid JSON",
-    610: "Requested resource not found",
-    611: "System error",
-    615: "Concurrent access limit reached",
-    1003: "Invalid value",
-    1004: "Lead not found",
-    1005: "Lead already exists",
-}
-
-# The limiter speaks SOAP (SPEC §4/§5); these are its REST twins. Anything else is 611.
-_REST_TWINS: Mapping[int, int] = {20023: 606, 20024: 615, 20015: 607}
 
 _LOOKUPS: Mapping[str, Lookup] = {ID: Lookup.ID, EMAIL: Lookup.EMAIL, FOREIGN_ID: Lookup.FOREIGN_ID}
 _MODES: Mapping[str, Mode] = {mode.value: mode for mode in Mode}
@@ -255,7 +238,7 @@ class RestApi:
         except RestError as exc:
             return self.error(exc)
         except FaultError as exc:
-            code = _REST_TWINS.get(exc.code or 0, 611)
+            code = REST_FOR_SOAP.get(exc.code or 0, 611)  # the limiter speaks SOAP (SPEC §4/§5)
             detail = None
             if code == 606:
                 detail = f"more than {limiter.rate_calls} calls in {limiter.rate_window:g} s"

@@ -222,12 +222,6 @@ class Store:
             if guard is not None:
                 guard.release()
 
-    def count(self, sql: str = "SELECT COUNT(*) FROM leads") -> int:
-        """Run a counting query (tests and diagnostics)."""
-        with self.transaction() as tx:
-            value: int = tx._conn.execute(sql).fetchone()[0]
-            return value
-
     def close(self) -> None:
         """Close every connection; further calls fail with 20011."""
         self._closed = True

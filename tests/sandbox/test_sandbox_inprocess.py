@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import NO_RETRY, SOAP_HEADERS
+from support import count_leads, NO_RETRY, SOAP_HEADERS
 
 from mktows import Client, LeadRecord, SyncStatus
 from mktows.sandbox import (
@@ -58,7 +58,7 @@ def test_in_memory_from_several_threads(app: SandboxApp) -> None:
     for w in workers:
         w.join(timeout=60)
     assert not errors
-    assert app.store.count() == 10
+    assert count_leads(app) == 10
     with in_process_client(app) as c:
         assert c.sync_lead(LeadRecord(email="m0@x.com")).status is SyncStatus.UPDATED
 
