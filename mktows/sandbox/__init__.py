@@ -17,7 +17,7 @@ from ._config import (
     SandboxConfig,
     Workspace,
 )
-from ._server import RunningServer, configure_serve_parser, run_serve, serve_in_thread
+from ._server import RunningServer, serve_forever, serve_in_thread
 from ._wsgi import ENDPOINT_PATH, REST_PATH, TOKEN_PATH, SandboxApp, make_app
 
 __all__ = [
@@ -34,8 +34,7 @@ __all__ = [
     "SandboxApp",
     "SandboxConfig",
     "Workspace",
-    "configure_serve_parser",
     "make_app",
-    "run_serve",
+    "serve_forever",
     "serve_in_thread",
 ]

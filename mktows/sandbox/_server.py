@@ -1,35 +1,27 @@
-"""A real socket for the sandbox: a threaded stdlib WSGI server, a context
-manager that runs one in a thread, and the ``mktows serve`` command. No service
-rules here.
+"""A real socket for the sandbox: a threaded stdlib WSGI server, run in a
+background thread (``serve_in_thread``) or in this one (``serve_forever``). No
+service rules here, and no command line (that is ``mktows.cli.serve``).
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
 import socket
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from .._errors import ConfigError, MktowsError
-from ._config import SandboxConfig
-from ._wsgi import ENDPOINT_PATH, REST_PATH, UNREAD_BODY, make_app
+from ._wsgi import ENDPOINT_PATH, REST_PATH, UNREAD_BODY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["RunningServer", "configure_serve_parser", "run_serve", "serve_in_thread"]
+__all__ = ["RunningServer", "serve_forever", "serve_in_thread"]
 
-KEY_ENV = "MKTOWS_ENCRYPTION_KEY"
-SECRET_ENV = "MKTOWS_CLIENT_SECRET"  # noqa: S105  # the name of a variable, not a secret
 _SOCKET_TIMEOUT = 15.0  # a client that stalls mid-request loses its thread after this
 _DRAIN_SECONDS = 2.0
 _DRAIN_BYTES = 16 * 1024 * 1024
@@ -150,112 +142,21 @@ def serve_in_thread(
         thread.join(timeout=10)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
-    return value
-
-
-def configure_serve_parser(parser: argparse.ArgumentParser) -> None:
-    """Add the ``mktows serve`` options to ``parser``."""
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=_port, default=8080, help="port to listen on (default 8080; 0 = any)"
-    )
-    parser.add_argument(
-        "--user-id",
-        help="a SOAP user id to accept (added to the configuration's users)",
-    )
-    parser.add_argument(
-        "--encryption-key",
-        help=f"that user's encryption key; better given in the {KEY_ENV} environment variable",
-    )
-    parser.add_argument(
-        "--client-id",
-        help="a REST client id to accept (added to the configuration's rest_clients)",
-    )
-    parser.add_argument(
-        "--client-secret",
-        help=f"that client's secret; better given in the {SECRET_ENV} environment variable",
-    )
-    parser.add_argument(
-        "--db",
-        default=":memory:",
-        help="SQLite file for the leads (default: in memory, lost on exit)",
-    )
-    parser.add_argument("--config", help="JSON configuration file (see templates/sandbox.json)")
-
-
-def _config(args: argparse.Namespace) -> SandboxConfig:
-    config = SandboxConfig.load(args.config) if args.config else SandboxConfig()
-    key = args.encryption_key or os.environ.get(KEY_ENV)
-    if args.user_id:
-        if not key:
-            raise ConfigError(
-                f"--user-id needs --encryption-key or the {KEY_ENV} environment variable"
-            )
-        config = config.with_user(args.user_id, key)
-    elif args.encryption_key:
-        raise ConfigError("--encryption-key needs --user-id")
-    secret = args.client_secret or os.environ.get(SECRET_ENV)
-    if args.client_id:
-        if not secret:
-            raise ConfigError(
-                f"--client-id needs --client-secret or the {SECRET_ENV} environment variable"
-            )
-        config = config.with_client(args.client_id, secret)
-    elif args.client_secret:
-        raise ConfigError("--client-secret needs --client-id")
-    return config
-
-
-def run_serve(args: argparse.Namespace) -> int:
-    """Run the sandbox until Ctrl-C.
-
-    Returns 0 on a clean stop, 2 for bad settings, 1 when it cannot open the
-    database or listen.
+def serve_forever(
+    app: WSGIApplication,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    ready: Callable[[RunningServer], object],
+) -> None:
+    """Serve ``app`` in this thread until KeyboardInterrupt, which propagates once
+    the socket is closed. ``ready`` gets the :class:`RunningServer` once the socket
+    listens; a failure to listen raises OSError (or OverflowError) before it.
     """
+    server = _make_server(app, host, port)
     try:
-        config = _config(args)
-    except ConfigError as exc:
-        print(f"mktows serve: {exc}", file=sys.stderr)
-        return 2
-    logging.basicConfig(format="%(asctime)s %(message)s")  # a no-op if logging is set up
-    logging.getLogger(__name__.rpartition(".")[0]).setLevel(logging.INFO)
-    try:
-        app = make_app(config, args.db)
-    except MktowsError as exc:
-        print(f"mktows serve: cannot open the database {args.db!r}: {exc}", file=sys.stderr)
-        return 1
-    try:
-        server = _make_server(app, args.host, args.port)
-    except (OSError, OverflowError) as exc:  # OverflowError: a port run_serve was handed raw
-        app.close()
-        print(f"mktows serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    port = int(server.server_address[1])
-    url = _url(args.host, port)
-    running = RunningServer(args.host, port, url)
-    clients = ", ".join(sorted(config.rest_clients)) or "none"
-    print(
-        f"mktows sandbox listening on {url} (WSDL: {url}?WSDL); users: "
-        f"{', '.join(sorted(config.users))}\n"
-        f"REST: {running.rest_url} (identity: {running.identity_url}, tokens live "
-        f"{config.token_lifetime:g} s); clients: {clients}; Ctrl-C stops it",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
+        bound = int(server.server_address[1])
+        ready(RunningServer(host=host, port=bound, url=_url(host, bound)))
         server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        print("mktows serve: stopping", file=sys.stderr)
     finally:
         server.server_close()
-        app.close()
-    return 0

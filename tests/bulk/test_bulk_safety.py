@@ -33,7 +33,8 @@ from mktows import AsyncClient, ConfigError, LeadRecord
 from mktows.bulk._journal import JournalWriteError, Ledger
 from mktows.bulk._limiter import RateLimiter
 from mktows.bulk._runner import RowResult, RowStatus, sync_leads
-from mktows.cli import UNCAPPED_WORKERS, main
+from mktows.cli import main
+from mktows.cli._settings import UNCAPPED_WORKERS
 from mktows.rest._client import AsyncRestClient
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
@@ -446,7 +447,7 @@ def test_concurrency_zero_runs_the_documented_number_of_calls_at_once(
     args = ["sync-leads", str(source), "--endpoint", silent.url, "--user-id", "u"]
     args += ["--encryption-key", "k", "--concurrency", "0", "--rate", "0", "--retries", "0"]
     codes: list[int] = []
-    runner = threading.Thread(target=lambda: codes.append(main([*args, "--timeout", "60"])))
+    runner = threading.Thread(target=lambda: codes.append(main([*args, "--deadline", "60"])))
     runner.start()
     try:
         # Nothing answers, so no call ends: every connection counted is a call running.

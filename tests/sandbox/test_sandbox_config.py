@@ -18,15 +18,15 @@ from support import client_for
 
 from mktows import ConfigError, LeadRecord, SyncStatus
 from mktows.cli import main
+from mktows.cli.serve import configure_parser as configure_serve_parser
+from mktows.cli.serve import run as run_serve
 from mktows.sandbox import (
     DEFAULT_ENCRYPTION_KEY,
     DEFAULT_USER_ID,
     AssignmentRule,
     SandboxConfig,
     Workspace,
-    configure_serve_parser,
     make_app,
-    run_serve,
 )
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "sandbox.json"
@@ -283,8 +283,8 @@ def free_port() -> int:
         pytest.param(
             ["--config", "/nonexistent/sandbox.json"], 2, "cannot read", id="missing-config"
         ),
-        pytest.param(["--db", "{tmp}"], 1, "cannot open the database", id="db-is-a-directory"),
-        pytest.param(["--host", "256.0.0.1"], 1, "cannot listen", id="bad-host"),
+        pytest.param(["--db", "{tmp}"], 2, "cannot open the database", id="db-is-a-directory"),
+        pytest.param(["--host", "256.0.0.1"], 2, "cannot listen", id="bad-host"),
     ],
 )
 def test_serve_refuses_bad_settings(
@@ -322,7 +322,7 @@ def test_serve_reports_a_port_it_cannot_bind_and_closes_the_store(
     db = tmp_path / "serve.db"
     args = serve_args("--db", str(db))
     args.port = 70000
-    assert run_serve(args) == 1
+    assert run_serve(args) == 2
     assert "cannot listen on 127.0.0.1:70000" in capsys.readouterr().err
     reopened = make_app(db=str(db))  # closed: the file opens again and holds its schema
     reopened.close()

@@ -17,13 +17,13 @@ import httpx
 import pytest
 
 from mktows import ConfigError
+from mktows.cli.serve import configure_parser as configure_serve_parser
+from mktows.cli.serve import run as run_serve
 from mktows.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
     SandboxConfig,
-    configure_serve_parser,
     make_app,
-    run_serve,
     serve_in_thread,
 )
 

@@ -1,4 +1,6 @@
-"""`mktows sync-leads` against a live sandbox: limits, results, bad rows, resume, kill, Ctrl-C."""
+"""`mktows sync-leads` against a live sandbox: limits, results, bad rows, option values,
+resume (after a kill, a failing input or --restart), an unwritable journal, Ctrl-C once
+and twice."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +26,14 @@ from support import (
     write_jsonl,
 )
 
+from mktows.bulk import Row, read_rows
 from mktows.cli import main
 from mktows.sandbox import SandboxConfig
 
+from .conftest import BlackHole
+
 UNLIMITED = SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0)
+SECRET = "never-PRINTED-key-7c1d"
 
 
 def people(count: int) -> list[list[str]]:
@@ -154,11 +162,11 @@ def test_a_run_stopping_fault_exits_3_and_a_rerun_finishes(
     assert lead_counts(sandbox_server.db_path) == (20, 20)
 
 
-def test_unreachable_server_exits_4(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from .test_cli_sync_lead import closed_port_url
-
+def test_unreachable_server_exits_4(
+    refused_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = write_csv(tmp_path / "leads.csv", ["Email"], [["a@x.com"], ["b@x.com"]])
-    args = ["sync-leads", str(source), "--endpoint", closed_port_url(), "--user-id", "u"]
+    args = ["sync-leads", str(source), "--endpoint", refused_url, "--user-id", "u"]
     assert main([*args, "--encryption-key", "k", "--retries", "0"]) == 4
     assert {r["status"] for r in read_results(tmp_path / "leads.csv.results.csv")} == {"ERROR"}
     capsys.readouterr()
@@ -286,3 +294,153 @@ def test_ctrl_c_stops_cleanly_with_the_journal_intact(
     )
     assert done.returncode == 0, done.stderr
     assert lead_counts(server.db_path) == (count, count)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        pytest.param("--retries", "two", "expected a whole number >= 0", id="retries-word"),
+        pytest.param("--concurrency", "1.5", "expected a whole number >= 0", id="concurrency"),
+        pytest.param("--deadline", "soon", "expected a number of seconds > 0", id="deadline-word"),
+        pytest.param("--deadline", "0", "expected a number of seconds > 0", id="deadline-zero"),
+        pytest.param("--deadline", "nan", "expected a number of seconds > 0", id="deadline-nan"),
+        pytest.param(
+            "--progress-interval", "-1", "expected a number of seconds > 0", id="interval"
+        ),
+        pytest.param("--rate-window", "x", "expected a number of seconds > 0", id="window"),
+        pytest.param("--rate-window", "inf", "expected a number of seconds > 0", id="window-inf"),
+        pytest.param("--rate", "10/nan", "expected CALLS/SECONDS", id="rate-nan"),
+        pytest.param("--rate", "10/inf", "expected CALLS/SECONDS", id="rate-inf"),
+    ],
+)
+def test_bad_option_values_exit_2_before_anything_runs(
+    embedded: Path,
+    tmp_path: Path,
+    option: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [["a@x.com"]])
+    assert main(["sync-leads", str(source), f"{option}={value}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert message in captured.err
+    assert value in captured.err
+    assert not (tmp_path / "leads.csv.journal").exists()
+    assert not embedded.exists()
+
+
+def test_input_failing_mid_run_stops_cleanly_and_resumes(
+    embedded: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A disk error part-way through the input cannot be made on demand: the reader is
+    wrapped to fail after two rows. The rows read so far are journaled; a rerun resumes."""
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [[f"io{i}@x.com"] for i in range(4)])
+    real = read_rows
+
+    def failing(*args: object, **kwargs: object) -> Iterator[Row]:
+        for count, row in enumerate(real(*args, **kwargs)):  # type: ignore[arg-type]
+            if count == 2:
+                raise OSError(5, "Input/output error")
+            yield row
+
+    monkeypatch.setattr("mktows.cli.sync_leads.read_rows", failing)
+    assert main(["sync-leads", str(source), "--json", "--concurrency", "1"]) == 2
+    captured = capsys.readouterr()
+    assert "cannot read the input: [Errno 5] Input/output error" in captured.err
+    assert "Traceback" not in captured.err
+    assert json.loads(captured.out)["this_run"] == 2
+    monkeypatch.setattr("mktows.cli.sync_leads.read_rows", real)
+    assert main(["sync-leads", str(source), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["done_before"], summary["this_run"], summary["created"]) == (2, 2, 4)
+
+
+def test_json_summary_of_a_file_with_no_sendable_row(
+    embedded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_csv(tmp_path / "keyless.csv", ["Email", "FirstName"], [["", "A"], ["", "B"]])
+    assert main(["sync-leads", str(source), "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["file"] == str(source)
+    assert (summary["rows"], summary["invalid"], summary["created"]) == (2, 2, 0)
+    assert summary["exit_code"] == 1
+    assert summary["interrupted"] is False
+    results = read_results(tmp_path / "keyless.csv.results.csv")
+    assert [(r["row"], r["status"]) for r in results] == [("2", "INVALID"), ("3", "INVALID")]
+
+
+def test_restart_of_a_first_run_and_of_a_run_without_results(
+    sandbox_server: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [["r1@x.com"], ["r2@x.com"]])
+    args = ["sync-leads", str(source), *credentials(sandbox_server), "--restart"]
+    assert main(args) == 0  # nothing to discard yet
+    results = tmp_path / "leads.csv.results.csv"
+    assert {r["status"] for r in read_results(results)} == {"CREATED"}
+    results.unlink()  # the journal stays
+    assert main(args) == 0
+    assert {r["status"] for r in read_results(results)} == {"UPDATED"}
+    assert "resuming" not in capsys.readouterr().err
+    assert lead_counts(sandbox_server.db_path) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        pytest.param("missing-dir/leads.journal", id="no-such-directory"),
+        pytest.param(".", id="a-directory"),
+    ],
+)
+def test_unwritable_journal_exits_2(
+    embedded: Path, tmp_path: Path, journal: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [["j@x.com"]])
+    path = tmp_path / journal
+    assert main(["sync-leads", str(source), "--journal", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"mktows: cannot write {str(path)!r}")
+    assert not (tmp_path / "leads.csv.results.csv").exists()
+    assert not embedded.exists()  # refused before any sandbox started
+
+
+def test_second_ctrl_c_abandons_the_calls_in_flight(black_hole: BlackHole, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [[f"h{i}@x.com"] for i in range(6)])
+    args = ["sync-leads", str(source), "--endpoint", black_hole.url, "--user-id", "u"]
+    args += ["--encryption-key", SECRET, "--concurrency", "2", "--json"]
+    proc = spawn(args, clean_env(), tmp_path)
+    assert proc.stderr is not None
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr or ()), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: black_hole.received[0] > 0)  # calls are in flight, none will end
+        proc.send_signal(signal.SIGINT)
+        wait_for(lambda: any("stopping; waiting for" in line for line in lines))
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    err = "".join(lines)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["interrupted"] is True
+    assert summary["exit_code"] == 130
+    assert summary["this_run"] == 0
+    assert "run the same command again to resume" in err
+    assert "Traceback" not in err
+    assert SECRET not in out + err
+    assert journal_lines(tmp_path / "leads.csv.journal") == []  # abandoned rows are not done

@@ -1,0 +1,135 @@
+"""``mktows serve``: run the sandbox server in the foreground until Ctrl-C.
+
+Options, configuration and messages only; the sandbox is the server. It is
+imported when the command runs, so the other commands never load SQLite or
+wsgiref (nor does building the parser: serve's help is computed when shown).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from .._errors import ConfigError, MktowsError
+from ._help import EXIT_OK, EXIT_USAGE
+from ._settings import ENV_CLIENT_SECRET, ENV_KEY
+
+if TYPE_CHECKING:
+    from ..sandbox import RunningServer, SandboxConfig
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return value
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``mktows serve`` options to ``parser``."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=8080, help="port to listen on (default 8080; 0 = any)"
+    )
+    parser.add_argument(
+        "--user-id",
+        help="a SOAP user id to accept (added to the configuration's users)",
+    )
+    parser.add_argument(
+        "--encryption-key",
+        help=f"that user's encryption key; better given in the {ENV_KEY} environment variable",
+    )
+    parser.add_argument(
+        "--client-id",
+        help="a REST client id to accept (added to the configuration's rest_clients)",
+    )
+    parser.add_argument(
+        "--client-secret",
+        help=f"that client's secret; better given in the {ENV_CLIENT_SECRET} environment variable",
+    )
+    parser.add_argument(
+        "--db",
+        default=":memory:",
+        help="SQLite file for the leads (default: in memory, lost on exit)",
+    )
+    parser.add_argument("--config", help="JSON configuration file (see templates/sandbox.json)")
+    parser.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> SandboxConfig:
+    from ..sandbox import SandboxConfig
+
+    config = SandboxConfig.load(args.config) if args.config else SandboxConfig()
+    key = args.encryption_key or os.environ.get(ENV_KEY)
+    if args.user_id:
+        if not key:
+            raise ConfigError(
+                f"--user-id needs --encryption-key or the {ENV_KEY} environment variable"
+            )
+        config = config.with_user(args.user_id, key)
+    elif args.encryption_key:
+        raise ConfigError("--encryption-key needs --user-id")
+    secret = args.client_secret or os.environ.get(ENV_CLIENT_SECRET)
+    if args.client_id:
+        if not secret:
+            raise ConfigError(
+                f"--client-id needs --client-secret or the {ENV_CLIENT_SECRET} environment variable"
+            )
+        config = config.with_client(args.client_id, secret)
+    elif args.client_secret:
+        raise ConfigError("--client-secret needs --client-id")
+    return config
+
+
+def _announce(config: SandboxConfig, running: RunningServer) -> None:
+    clients = ", ".join(sorted(config.rest_clients)) or "none"
+    print(
+        f"mktows sandbox listening on {running.url} (WSDL: {running.url}?WSDL); users: "
+        f"{', '.join(sorted(config.users))}\n"
+        f"REST: {running.rest_url} (identity: {running.identity_url}, tokens live "
+        f"{config.token_lifetime:g} s); clients: {clients}; Ctrl-C stops it",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sandbox until Ctrl-C.
+
+    Returns EXIT_OK (0) on a clean stop, EXIT_USAGE (2) for bad settings, a
+    database it cannot open or an address it cannot listen on.
+    """
+    from .. import sandbox
+
+    try:
+        config = _config(args)
+    except ConfigError as exc:
+        print(f"mktows serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(format="%(asctime)s %(message)s")  # a no-op if logging is set up
+    logging.getLogger(sandbox.__name__).setLevel(logging.INFO)
+    try:
+        app = sandbox.make_app(config, args.db)
+    except MktowsError as exc:
+        print(f"mktows serve: cannot open the database {args.db!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        sandbox.serve_forever(
+            app, args.host, args.port, ready=lambda running: _announce(config, running)
+        )
+    except (OSError, OverflowError) as exc:  # OverflowError: a port run was handed raw
+        print(f"mktows serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mktows serve: stopping", file=sys.stderr)
+    finally:
+        app.close()
+    return EXIT_OK

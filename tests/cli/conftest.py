@@ -1,0 +1,80 @@
+"""Fixtures of the command-line tests: no credentials (the embedded sandbox), a port
+nothing listens on, and a server that never answers."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No credentials anywhere; the embedded sandbox keeps its state in tmp_path."""
+    for name in ("MKTOWS_ENDPOINT", "MKTOWS_USER_ID", "MKTOWS_ENCRYPTION_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    db = tmp_path / "data" / "sandbox.sqlite3"
+    monkeypatch.setenv("MKTOWS_SANDBOX_DB", str(db))
+    return db
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A SOAP endpoint on a loopback port nothing listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    return f"http://127.0.0.1:{port}/soap/mktows/2_2"
+
+
+@dataclass
+class BlackHole:
+    """A server that takes connections and requests and never answers."""
+
+    url: str
+    received: list[int]
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    hole = BlackHole(f"http://127.0.0.1:{port}/soap/mktows/2_2", [0])
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def swallow() -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            while not stop.is_set():
+                for key, _ in selector.select(timeout=0.05):
+                    if key.fileobj is listener:
+                        conn, _ = listener.accept()
+                        conns.append(conn)
+                        selector.register(conn, selectors.EVENT_READ)
+                        continue
+                    assert isinstance(key.fileobj, socket.socket)
+                    try:
+                        data = key.fileobj.recv(65536)
+                    except OSError:
+                        data = b""
+                    if data:
+                        hole.received[0] += len(data)
+                    else:
+                        selector.unregister(key.fileobj)
+
+    thread = threading.Thread(target=swallow, daemon=True)
+    thread.start()
+    try:
+        yield hole
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in conns:
+            conn.close()
+        listener.close()
