@@ -1,6 +1,6 @@
 """RestClient and AsyncRestClient: syncLead over Marketo's REST API (SPEC §7).
 
-The shell (:mod:`~mktows._shell`) runs :func:`~mktows.rest._core.rest_flow`; this
+The shell (:mod:`~mktows._shell`) runs :func:`~mktows.rest._flow.rest_flow`; this
 module only holds settings, the per-client schema and the process-wide token
 caches. No protocol logic here, and the client secret and token are never shown.
 """
@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from .._models import LeadRecord, SyncLeadResult
-from .._retry import Flow, RetryPolicy, Send
+from .._flow import Flow, Send
+from .._models import LeadRecord, Secret, SyncLeadResult
+from .._retry import RetryPolicy
 from .._shell import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -27,7 +28,8 @@ from .._shell import (
     parse_url,
     utc_now,
 )
-from ._core import RestSettings, RestState, TokenCache, rest_flow
+from ._flow import rest_flow
+from ._settings import RestSettings, RestState, TokenCache
 
 __all__ = ["AsyncRestClient", "RestClient"]
 
@@ -43,7 +45,9 @@ _TOKENS_LOCK = threading.Lock()
 
 def shared_token_cache(settings: RestSettings) -> TokenCache:
     """The process-wide token cache of ``settings``' identity URL and client id."""
-    digest = hashlib.sha256(settings.client_secret.encode()).hexdigest()
+    secret = settings.client_secret
+    assert isinstance(secret, Secret)  # RestSettings wraps the str it is given
+    digest = hashlib.sha256(secret.value.encode()).hexdigest()
     key = (settings.identity_url, settings.client_id, digest)
     with _TOKENS_LOCK:
         cache = _TOKENS.get(key)

@@ -9,8 +9,8 @@ import pytest
 from conftest import MakeSandboxServer
 
 from mktows import LeadRecord, RetryPolicy
+from mktows.rest._build import GET_URL_LIMIT
 from mktows.rest._client import RestClient
-from mktows.rest._core import GET_URL_LIMIT
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
 

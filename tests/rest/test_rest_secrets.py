@@ -21,7 +21,7 @@ from mktows import LeadRecord
 from mktows.cli import build_parser, main
 from mktows.cli._settings import resolve
 from mktows.rest._client import AsyncRestClient, RestClient, shared_token_cache
-from mktows.rest._core import RestSettings
+from mktows.rest._settings import RestSettings
 from mktows.sandbox import SandboxConfig
 
 from ._fake import IDENTITY_URL, REST_URL, FakeRest, answer, error
