@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import client_for
+from support import client_for, count_leads
 
 from mktows import ConfigError, LeadRecord, SyncStatus
 from mktows.cli import main
@@ -371,6 +371,6 @@ def test_serve_runs_until_ctrl_c(
     assert key not in err + caplog.text
     reopened = make_app(db=str(db))  # the store was closed cleanly and kept the lead
     try:
-        assert reopened.store.count() == 1
+        assert count_leads(reopened) == 1
     finally:
         reopened.close()
