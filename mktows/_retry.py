@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ._errors import ConfigError
 
-__all__ = ["NO_RETRY", "Flow", "RetryPolicy", "Send", "Sleep", "retry_wait", "time_left"]
+__all__ = ["NO_RETRY", "RetryPolicy"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,3 @@ class RetryPolicy:
 
 
 NO_RETRY = RetryPolicy(attempts=1, resign_attempts=0)
-
-# TEMPORARY while the REST modules move: they still import these from here.
-from ._flow import Flow, Send, Sleep, retry_wait, time_left  # noqa: E402

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from .._codes import TOKEN_CODES
 from .._errors import DeadlineExceeded, FaultError, MktowsError, ValidationError
 from .._flow import Flow, Send, Sleep, retry_wait, time_left
 from .._models import LeadRecord, Secret, SyncLeadResult, SyncStatus, check_xml_text
@@ -34,8 +35,6 @@ from ._settings import Catalog, RestSettings, RestState
 __all__ = ["rest_flow"]
 
 log = logging.getLogger(__name__)
-
-TOKEN_CODES = frozenset({600, 601, 602})  # renew the token and retry once
 
 
 @dataclass(frozen=True, slots=True)

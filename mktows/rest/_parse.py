@@ -6,9 +6,9 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any, TypeGuard
 
+from .._codes import REST_TWIN_CODES, UNKNOWN_TWIN_CODE
 from .._errors import FaultError, ResponseError, fault_error
 from .._models import (
     Attribute,
@@ -22,7 +22,6 @@ from .._models import (
 from ._settings import Catalog, LeadField
 
 __all__ = [
-    "REST_TWIN_CODES",
     "lead_from_rest",
     "parse_associate",
     "parse_describe",
@@ -33,27 +32,6 @@ __all__ = [
     "rest_error",
 ]
 
-# REST code -> the SOAP fault code with the same meaning and retry behaviour (SPEC §4, §7).
-REST_TWIN_CODES: Mapping[int, int] = MappingProxyType(
-    {
-        600: 20014,  # access token missing
-        601: 20014,  # access token invalid
-        602: 20014,  # access token expired
-        603: 20013,  # access denied
-        604: 20011,  # request timed out
-        606: 20023,  # rate limit
-        607: 20015,  # daily quota
-        608: 20011,  # API temporarily unavailable
-        609: 20012,  # invalid JSON
-        610: 20012,  # requested resource not found
-        611: 20011,  # system error
-        615: 20024,  # concurrent access limit
-        1003: 20110,  # invalid value
-        1004: 20103,  # lead not found
-        1006: 20105,  # field not found
-    }
-)
-UNKNOWN_TWIN_CODE = 20106  # Lead Sync Failed: not retried
 _MAX_CODE_DIGITS = 18  # a REST code longer than this is no code (and int() would be slow)
 
 _INTEGER_TYPES = frozenset({"integer", "score"})
