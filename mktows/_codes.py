@@ -82,28 +82,42 @@ CODES: tuple[Code, ...] = (
     Code(code=20110, message="Bad Parameter"),
 )  # fmt: skip
 
-# Messages as Adobe's error-codes page gives them.
+# Messages as Adobe's error-codes page gives them ("Error Codes": response-level 5xx/6xx/7xx
+# and record-level 1xxx tables); a row's retryability is its twin's. 600 is no Adobe code.
 REST_CODES: tuple[RestCode, ...] = (
-    RestCode(code=600, message="Access token missing", twin=20014),
+    RestCode(code=502, message="Bad Gateway", twin=20011),  # "retried with exponential backoff"
     RestCode(code=601, message="Access token invalid", twin=20014),
     RestCode(code=602, message="Access token expired", twin=20014),
     RestCode(code=603, message="Access denied", twin=20013),
     RestCode(code=604, message="Request time-out", twin=20011),
+    RestCode(code=605, message="HTTP Method not supported", twin=20012),
     RestCode(code=606, message="Max rate limit exceeded", twin=20023),
     RestCode(code=607, message="Daily quota reached", twin=20015),
     RestCode(code=608, message="API Temporarily Unavailable", twin=20011),
     RestCode(code=609, message="Invalid JSON", twin=20012),
     RestCode(code=610, message="Requested resource not found", twin=20012),
     RestCode(code=611, message="System error", twin=20011),
+    RestCode(code=612, message="Invalid Content Type", twin=20012),
+    RestCode(code=614, message="Invalid Subscription", twin=20011),  # "temporary inaccessibility"
     RestCode(code=615, message="Concurrent access limit reached", twin=20024),
-    RestCode(code=1003, message="Invalid value", twin=20110),
+    RestCode(code=701, message="cannot be blank", twin=20109),
+    RestCode(code=713, message="Transient Error", twin=20011),  # "wait ... and then retry"
+    RestCode(code=1001, message="Invalid value", twin=20110),
+    RestCode(code=1002, message="Missing value for the required parameter", twin=20109),
+    RestCode(code=1003, message="Invalid data", twin=20110),
     RestCode(code=1004, message="Lead not found", twin=20103),
     RestCode(code=1005, message="Lead already exists", twin=None),
     RestCode(code=1006, message="Field not found", twin=20105),
+    RestCode(code=1007, message="Multiple leads match the lookup criteria", twin=None),
+    RestCode(code=1008, message="Access denied to partition", twin=None),
+    RestCode(code=1009, message="Partition name must be specified", twin=None),
+    RestCode(code=1010, message="Partition update not allowed", twin=None),
+    RestCode(code=1011, message="Field not supported", twin=None),
+    RestCode(code=1012, message="Invalid cookie value", twin=None),
 )
 
 UNKNOWN_TWIN_CODE = 20106  # Lead Sync Failed: not retried
-TOKEN_CODES = frozenset({600, 601, 602})  # renew the token and retry once
+TOKEN_CODES = frozenset({601, 602})  # renew the token and retry once
 
 FAULT_MESSAGES: Mapping[int, str] = MappingProxyType({row.code: row.message for row in CODES})
 SERVER_CODES = frozenset(row.code for row in CODES if row.server)

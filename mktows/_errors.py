@@ -93,7 +93,13 @@ class ConfigError(MktowsError, ValueError):
 
 
 class RemoteError(MktowsError):
-    """The server, a proxy or the network was at fault, not the input."""
+    """The server, a proxy or the network was at fault, not the input.
+
+    ``request_id`` is the REST answer's ``requestId`` (None over SOAP or when the
+    answer had none): the evidence Marketo's support asks for.
+    """
+
+    request_id: str | None = None
 
 
 class TransportError(RemoteError):
@@ -146,6 +152,8 @@ class ResponseError(RemoteError):
             "body_excerpt": self.body_excerpt,
             "body_read": self.body_read,
         }
+        if self.request_id is not None:
+            state["request_id"] = self.request_id
         return (_rebuild, (type(self), (self.reason,), state))
 
     def at_status(self, status_code: int | None) -> ResponseError:
@@ -155,6 +163,8 @@ class ResponseError(RemoteError):
             return self
         copy = type(self)(self.reason, status_code=status_code)
         copy.body_excerpt, copy.body_read = self.body_excerpt, self.body_read
+        if self.request_id is not None:
+            copy.request_id = self.request_id
         copy.args = (copy._describe(),)
         copy.__cause__ = self.__cause__
         return copy
@@ -184,7 +194,10 @@ class FaultError(RemoteError):
         super().__init__(str(fault))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), (self.fault,), {"status_code": self.status_code}))
+        state: dict[str, Any] = {"status_code": self.status_code}
+        if self.request_id is not None:
+            state["request_id"] = self.request_id
+        return (_rebuild, (type(self), (self.fault,), state))
 
     @property
     def retryable(self) -> bool:  # type: ignore[override]

@@ -54,4 +54,38 @@ def test_soap_limits_have_one_rest_twin_each() -> None:
     assert REST_FOR_SOAP[20023] == 606
     assert REST_FOR_SOAP[20024] == 615
     assert REST_FOR_SOAP[20015] == 607
-    assert 20014 not in REST_FOR_SOAP, "600, 601 and 602 share it: no single twin"
+    assert 20014 not in REST_FOR_SOAP, "601 and 602 share it: no single twin"
+
+
+# Adobe's "Error Codes" page: the response-level codes it marks transient (502 "retried with
+# exponential backoff", 604/608/611 starred, 614 "temporary inaccessibility", 713 "wait for
+# time and then retry") and the record-level codes a Sync Leads answer may carry.
+_ADOBE_TRANSIENT = (502, 604, 608, 611, 614, 713)
+
+
+@pytest.mark.parametrize("code", _ADOBE_TRANSIENT)
+def test_adobe_transient_codes_are_retried(code: int) -> None:
+    from mktows.rest._parse import rest_error
+
+    error = rest_error(code, "m")
+    assert error.retryable, f"Adobe says {code} is transient"
+    assert error.fault.rest_code == code
+
+
+@pytest.mark.parametrize("code", [601, 602, 603, 605, 607, 609, 610, 612, 1003, 1007, 1010])
+def test_other_rest_codes_are_not_retried(code: int) -> None:
+    from mktows.rest._parse import rest_error
+
+    assert not rest_error(code, "m").retryable
+
+
+def test_only_adobe_codes_with_adobe_meanings() -> None:
+    rest = {row.code: row.message for row in REST_CODES}
+    assert 600 not in rest, "600 is not on Adobe's page"
+    for other in (1013, 1015, 1016):  # object not found, lead not in list, too many imports
+        assert other not in rest, f"{other} means something unrelated to Sync Leads"
+    assert rest[1003] == "Invalid data"
+    assert rest[1007] == "Multiple leads match the lookup criteria"
+    assert rest[1008] == "Access denied to partition"
+    assert rest[1010] == "Partition update not allowed"
+    assert rest[612] == "Invalid Content Type"

@@ -24,8 +24,11 @@ __all__ = [
     "JSON_HEADERS",
     "SyncPlan",
     "build_get_lead",
+    "build_get_leads",
     "build_sync_body",
     "plan_sync",
+    "sync_body",
+    "sync_record",
 ]
 
 # Marketo refuses URIs over ~8 KB (HTTP 414); a Get Lead whose field list would make
@@ -43,17 +46,28 @@ ACCEPT_HEADERS: Mapping[str, str] = MappingProxyType({"Accept": "application/jso
 
 @dataclass(frozen=True, slots=True)
 class SyncPlan:
-    """How one lead goes out: the lookup field, the partition, and its key fields."""
+    """How one lead goes out: the action, the lookup field, the partition, its key fields."""
 
     lookup_field: str
     partition: str | None
     keys: Mapping[str, Any]
+    action: str = "createOrUpdate"
+
+    @property
+    def group(self) -> tuple[str, str, str | None]:
+        """What leads sent in one Sync Leads call must share: action, lookup, partition."""
+        return (self.action, self.lookup_field, self.partition)
 
 
 def plan_sync(lead: LeadRecord, settings: RestSettings, workspace: str | None) -> SyncPlan:
     """Check a lead and pick its lookup field by SOAP precedence (SPEC §3): Id -> "id",
     else ForeignSysPersonId -> the configured foreign-id field, else Email -> "email".
     Raises ValidationError or ConfigError; nothing is sent.
+
+    Adobe ("Leads", Sync Leads): "Because id is a system-managed unique key, include it
+    only with the updateOnly action", and partitionName "works only when action is
+    createOnly or createOrUpdate": an Id-keyed lead goes out as ``updateOnly`` with
+    lookupField ``id`` and no partition (a missing lead is 1004, LeadNotFoundError).
     """
     check_sync_keys(lead)
     keys: dict[str, Any] = {}
@@ -85,6 +99,8 @@ def plan_sync(lead: LeadRecord, settings: RestSettings, workspace: str | None) -
                 f"{workspace}=PARTITION to partitions (MKTOWS_PARTITIONS)",
                 field="workspace",
             )
+    if lookup == "id":
+        return SyncPlan(lookup_field=lookup, partition=None, keys=keys, action="updateOnly")
     return SyncPlan(lookup_field=lookup, partition=partition, keys=keys)
 
 
@@ -93,6 +109,15 @@ def _json_value(attr: Attribute, data_type: str) -> Any:
     typed = Attribute._from_parser(attr.name, attr.value, data_type).typed_value
     if isinstance(typed, Decimal):
         typed = float(typed)  # JSON has one number type; Marketo's currency is a double
+    if data_type.lower() == "percent" and isinstance(typed, float):
+        # Adobe ("Field Types"): "A percentage expressed as an integer".
+        if not typed.is_integer():
+            raise ConversionError(
+                f"attribute {attr.name!r}: {attr.value[:80]!r} is no whole percent; "
+                "REST takes percent fields as integers",
+                field=attr.name,
+            )
+        return int(typed)
     if isinstance(typed, float) and not math.isfinite(typed):
         raise ConversionError(
             f"attribute {attr.name!r}: {attr.value[:80]!r} is out of range for a JSON number",
@@ -103,9 +128,10 @@ def _json_value(attr: Attribute, data_type: str) -> Any:
     return typed
 
 
-def build_sync_body(plan: SyncPlan, lead: LeadRecord, catalog: Catalog) -> bytes:
-    """The Sync Leads JSON body for one lead; an attribute the schema lacks raises
-    UnknownAttributeError (20105, REST 1006) before anything is sent.
+def sync_record(plan: SyncPlan, lead: LeadRecord, catalog: Catalog) -> bytes:
+    """One lead's input record as JSON bytes; an attribute the schema lacks raises
+    UnknownAttributeError (20105, REST 1006), a value that does not fit its type
+    ConversionError, before anything is sent.
     """
     record: dict[str, Any] = {}
     for attr in lead.attributes.as_tuple():
@@ -114,11 +140,22 @@ def build_sync_body(plan: SyncPlan, lead: LeadRecord, catalog: Catalog) -> bytes
             raise rest_error(1006, f"Field '{attr.name}' not found")
         record[known.rest_name] = _json_value(attr, known.data_type)
     record.update(plan.keys)  # the keys win over attributes of the same field
-    body: dict[str, Any] = {"action": "createOrUpdate", "lookupField": plan.lookup_field}
+    return json.dumps(record, ensure_ascii=False, allow_nan=False).encode()
+
+
+def sync_body(plan: SyncPlan, records: list[bytes]) -> bytes:
+    """The Sync Leads body for input ``records`` (from :func:`sync_record`) that share
+    ``plan``'s action, lookup field and partition."""
+    head: dict[str, Any] = {"action": plan.action, "lookupField": plan.lookup_field}
     if plan.partition is not None:
-        body["partitionName"] = plan.partition
-    body["input"] = [record]
-    return json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        head["partitionName"] = plan.partition
+    text = json.dumps(head, ensure_ascii=False)
+    return text[:-1].encode() + b', "input": [' + b", ".join(records) + b"]}"
+
+
+def build_sync_body(plan: SyncPlan, lead: LeadRecord, catalog: Catalog) -> bytes:
+    """The Sync Leads JSON body for one lead (see :func:`sync_record`)."""
+    return sync_body(plan, [sync_record(plan, lead, catalog)])
 
 
 def build_get_lead(
@@ -138,3 +175,22 @@ def build_get_lead(
         urlencode({"fields": ",".join(names)}).encode(),
         FORM_HEADERS,
     )
+
+
+def build_get_leads(
+    base: str, lead_ids: list[int], names: list[str]
+) -> tuple[str, str, bytes, Mapping[str, str]]:
+    """Get Leads by Filter Type (``filterType=id``) for up to 300 ids asking for
+    ``names``: (method, url, body, headers); past :data:`GET_URL_LIMIT` the POST
+    with ``_method=GET`` and the query in a form body (Adobe: "Error Codes", 414).
+    """
+    url = f"{base}/v1/leads.json"
+    params = {
+        "filterType": "id",
+        "filterValues": ",".join(str(lead_id) for lead_id in lead_ids),
+        "fields": ",".join(names),
+    }
+    query = urlencode(params, safe=",")
+    if len(url) + 1 + len(query) <= GET_URL_LIMIT:
+        return "GET", f"{url}?{query}", b"", ACCEPT_HEADERS
+    return "POST", f"{url}?_method=GET", urlencode(params).encode(), FORM_HEADERS

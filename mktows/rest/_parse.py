@@ -26,25 +26,37 @@ __all__ = [
     "parse_associate",
     "parse_describe",
     "parse_get_lead",
+    "parse_leads",
     "parse_rest_result",
     "parse_sync_result",
+    "parse_sync_results",
     "parse_token",
     "rest_error",
 ]
 
 _MAX_CODE_DIGITS = 18  # a REST code longer than this is no code (and int() would be slow)
 
-_INTEGER_TYPES = frozenset({"integer", "score"})
+_INTEGER_TYPES = frozenset({"integer", "score", "percent"})  # Adobe: percent is an integer
 _STATUSES = {"created": SyncStatus.CREATED, "updated": SyncStatus.UPDATED}
 
 
-def rest_error(code: int, message: str, *, status_code: int | None = None) -> FaultError:
+def rest_error(
+    code: int, message: str, *, status_code: int | None = None, request_id: str | None = None
+) -> FaultError:
     """The mktows error for REST error ``code``: the SOAP twin's class and code, with
-    ``fault.rest_code`` set, so that ``except`` clauses and retries work as for SOAP.
+    ``fault.rest_code`` set, so that ``except`` clauses and retries work as for SOAP;
+    ``request_id`` is the answer's ``requestId``, kept as evidence.
     """
     twin = REST_TWIN_CODES.get(code, UNKNOWN_TWIN_CODE)
     fault = replace(Fault.for_code(twin, f"REST {code}: {message}"), rest_code=code)
-    return fault_error(fault, status_code=status_code)
+    error = fault_error(fault, status_code=status_code)
+    error.request_id = request_id
+    return error
+
+
+def _request_id(answer: Mapping[str, Any]) -> str | None:
+    value = answer.get("requestId")
+    return _shown(value)[:100] or None if isinstance(value, str) else None
 
 
 def _code(value: object) -> int | None:
@@ -92,22 +104,31 @@ def parse_rest_result(
     data: bytes, *, status_code: int | None = None, what: str = "REST"
 ) -> list[Any]:
     """The ``result`` list of a REST answer; a call-level error is raised as its
-    FaultError (see :func:`rest_error`), anything else as ResponseError.
+    FaultError (see :func:`rest_error`), anything else as ResponseError. Either
+    keeps the answer's ``requestId`` as ``request_id``.
     """
+    return _rest_answer(data, status_code, what)[0]
+
+
+def _rest_answer(data: bytes, status_code: int | None, what: str) -> tuple[list[Any], str | None]:
+    request_id = None
     try:
         answer = _json_object(data, what)
+        request_id = _request_id(answer)
         success = answer.get("success")
         if success is False:
             code, message = _reasons(answer.get("errors"), "errors", data)[0]
-            raise rest_error(code, message, status_code=status_code)
+            raise rest_error(code, message, status_code=status_code, request_id=request_id)
         if success is not True:
             raise ResponseError(f"the {what} answer has no boolean 'success'", body=data)
         result = answer.get("result", [])
         if not isinstance(result, list):
             raise ResponseError(f"the {what} answer's 'result' is not a list", body=data)
-        return result
+        return result, request_id
     except ResponseError as exc:
-        raise exc.at_status(status_code) from exc.__cause__
+        error = exc.at_status(status_code)
+        error.request_id = request_id
+        raise error from exc.__cause__
 
 
 def _identity_problem(reason: str, data: bytes, status_code: int) -> ResponseError:
@@ -161,9 +182,16 @@ def parse_token(data: bytes, *, status_code: int) -> tuple[Secret, float]:
 
 
 def parse_describe(data: bytes, *, status_code: int | None = None) -> Catalog:
-    """A Describe answer -> the :class:`Catalog` of lead fields."""
+    """A Describe answer -> the :class:`Catalog` of lead fields.
+
+    Adobe ("Leads", Describe): "The REST child objects appear only when the field is
+    valid for the corresponding API", so an entry without ``rest`` is a field REST
+    cannot use: skipped. An entry whose ``rest`` names no usable field is refused.
+    """
     fields = []
     for item in parse_rest_result(data, status_code=status_code, what="describe"):
+        if isinstance(item, dict) and item.get("rest") is None:
+            continue  # a SOAP-only (or UI-only) field: not in REST's schema
         rest = item.get("rest") if isinstance(item, dict) else None
         rest_name = rest.get("name") if isinstance(rest, dict) else None
         if not _field_name(rest_name):
@@ -195,17 +223,41 @@ def parse_sync_result(data: bytes, *, status_code: int | None = None) -> SyncLea
     into ``error``, except 1006 (UnknownAttributeError) and 1004 (LeadNotFoundError),
     raised like their SOAP twins 20105 and 20103.
     """
-    result = parse_rest_result(data, status_code=status_code, what="Sync Leads")
+    outcome = parse_sync_results(data, 1, status_code=status_code)[0]
+    if isinstance(outcome, FaultError):
+        raise outcome
+    return outcome
+
+
+def parse_sync_results(
+    data: bytes, count: int, *, status_code: int | None = None
+) -> list[SyncLeadResult | FaultError]:
+    """A Sync Leads answer for ``count`` inputs -> one outcome per input, in input order
+    (Adobe: "Records in the result array appear in the same order as records in the
+    request input array"): a SyncLeadResult, or the FaultError of a 1004/1006 record.
+    A call-level error is raised; so is a ResponseError for any malformed record.
+    """
+    result, request_id = _rest_answer(data, status_code, "Sync Leads")
     try:
-        return _sync_record(result, data, status_code)
+        if len(result) != count:
+            raise ResponseError(f"expected {count} result records, got {len(result)}", body=data)
+        outcomes: list[SyncLeadResult | FaultError] = []
+        for record in result:
+            try:
+                outcomes.append(_sync_record(record, data, status_code))
+            except FaultError as exc:
+                exc.request_id = request_id
+                outcomes.append(exc)
+        return outcomes
     except ResponseError as exc:
-        raise exc.at_status(status_code) from exc.__cause__
+        error = exc.at_status(status_code)
+        error.request_id = request_id
+        raise error from exc.__cause__
 
 
-def _sync_record(result: list[Any], data: bytes, status_code: int | None) -> SyncLeadResult:
-    record = result[0] if len(result) == 1 else None
+def _sync_record(record: object, data: bytes, status_code: int | None) -> SyncLeadResult:
     if not isinstance(record, dict):
-        raise ResponseError(f"expected one result record, got {len(result)}", body=data)
+        raise ResponseError("a result record is not a JSON object", body=data)
     raw_id = record.get("id")
     lead_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else 0
     status = record.get("status")
@@ -294,3 +346,27 @@ def parse_get_lead(
 def parse_associate(data: bytes, *, status_code: int) -> None:
     """An Associate Lead answer: nothing to return, an error answer raised as its error."""
     parse_rest_result(data, status_code=status_code, what="Associate Lead")
+
+
+def parse_leads(
+    data: bytes, status_code: int, catalog: Catalog, foreign_id_field: str | None
+) -> dict[int, LeadRecord]:
+    """A Get Leads by Filter Type answer -> the leads found, by id (see
+    :func:`lead_from_rest`); an id not found is simply absent. ResponseError for a
+    malformed record.
+    """
+    result, request_id = _rest_answer(data, status_code, "Get Leads")
+    found: dict[int, LeadRecord] = {}
+    for record in result:
+        lead_id = record.get("id") if isinstance(record, dict) else None
+        try:
+            if not isinstance(lead_id, int) or isinstance(lead_id, bool) or lead_id <= 0:
+                raise ValueError(f"a record has no positive integer id: {lead_id!r}")
+            found[lead_id] = lead_from_rest(record, catalog, foreign_id_field)
+        except ValueError as exc:
+            error = ResponseError(
+                f"a returned lead is malformed: {exc}", status_code=status_code, body=data
+            )
+            error.request_id = request_id
+            raise error from exc
+    return found

@@ -20,6 +20,10 @@ __all__ = [
 ]
 
 TOKEN_MARGIN = 60.0  # renew this long before expiry (or a tenth of a shorter lifetime)
+# Adobe ("Authentication"): "If you call the Identity endpoint before the token expires,
+# the response returns the same token and its remaining lifespan". Renewing early then
+# yields the token already held: it is kept until this close to its real expiry.
+SAME_TOKEN_MARGIN = 1.0
 
 
 def _encodable(value: str) -> bool:
@@ -125,9 +129,15 @@ class TokenCache:
         return None
 
     def store(self, token: Secret, expires_in: float, now: float) -> None:
-        """Keep ``token``, valid for ``expires_in`` seconds from ``now``, renewing early."""
+        """Keep ``token``, valid for ``expires_in`` seconds from ``now``, renewing early;
+        the same token handed back again (see :data:`SAME_TOKEN_MARGIN`) is used until
+        just before it really expires.
+        """
         lifetime = max(0.0, expires_in)
-        self._entry = (token, now + lifetime - min(TOKEN_MARGIN, lifetime / 10))
+        entry = self._entry
+        same = entry is not None and entry[0].value == token.value
+        margin = SAME_TOKEN_MARGIN if same else TOKEN_MARGIN
+        self._entry = (token, now + lifetime - min(margin, lifetime / 10))
 
     def discard(self, token: Secret) -> None:
         """Forget ``token`` (the server refused it), unless another has replaced it."""

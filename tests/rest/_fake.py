@@ -62,7 +62,7 @@ class FakeRest:
             return self.identity(request)
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
-            return error("600", "Access token missing")
+            return error("601", "Access token invalid")
         if auth.removeprefix("Bearer ") not in self.tokens:
             return error("601", "Access token invalid")
         routes: dict[str, Callable[[httpx.Request], httpx.Response]] = {

@@ -21,7 +21,7 @@ PLANS = [
     pytest.param(
         LeadRecord(id=7, email="a@b.c", foreign_sys_person_id="x", foreign_sys_type="CUSTOM"),
         None,
-        SyncPlan("id", None, {"id": 7, "email": "a@b.c", "externalId": "x"}),
+        SyncPlan("id", None, {"id": 7, "email": "a@b.c", "externalId": "x"}, "updateOnly"),
         id="id-wins",
     ),
     pytest.param(
@@ -33,7 +33,14 @@ PLANS = [
     pytest.param(
         LeadRecord(email="a@b.c"), None, SyncPlan("email", None, {"email": "a@b.c"}), id="email"
     ),
-    pytest.param(LeadRecord(id=3), None, SyncPlan("id", None, {"id": 3}), id="id-only"),
+    pytest.param(
+        LeadRecord(id=3), None, SyncPlan("id", None, {"id": 3}, "updateOnly"), id="id-only"
+    ),
+    # Adobe, "Leads" > Sync Leads: id only with updateOnly; partitionName only with
+    # createOnly/createOrUpdate, so an Id-keyed lead goes without one.
+    pytest.param(
+        LeadRecord(id=3), "Europe", SyncPlan("id", None, {"id": 3}, "updateOnly"), id="id-ws"
+    ),
 ]
 
 

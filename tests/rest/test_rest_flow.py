@@ -246,7 +246,7 @@ def test_flow_refuses_bad_options_as_soap_does(options: dict[str, Any], field: s
     assert soap.value.field == field
 
 
-@pytest.mark.parametrize("code", ["600", "601", "602"])
+@pytest.mark.parametrize("code", ["601", "602"])
 def test_flow_renews_a_refused_token_once(code: str) -> None:
     issued: list[str] = []
     refuse = {"all": False}
