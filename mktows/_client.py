@@ -38,15 +38,16 @@ _EXAMPLE = "https://123-ABC-456.mktoapi.com/soap/mktows/2_2"
 class _Soap(ShellParts):
     """The SOAP side of both clients: credentials, endpoint and the call flow."""
 
-    def _soap_settings(self, endpoint: str, user_id: str, encryption_key: str) -> None:
+    def _soap_settings(self, endpoint: str, user_id: str, encryption_key: str | Secret) -> None:
         self._endpoint_url = parse_url(endpoint, "endpoint", _EXAMPLE)
         if not isinstance(user_id, str) or not user_id.strip():
             raise ConfigError("user_id is required (the account's SOAP user id)")
-        if not isinstance(encryption_key, str) or not encryption_key:
+        key = encryption_key.value if isinstance(encryption_key, Secret) else encryption_key
+        if not isinstance(key, str) or not key:
             raise ConfigError("encryption_key is required (the account's SOAP encryption key)")
         self.endpoint = endpoint
         self.user_id = user_id
-        self._key = Secret(encryption_key)
+        self._key = Secret(key)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(endpoint={self.endpoint!r}, user_id={self.user_id!r})"
@@ -98,7 +99,7 @@ class Client(_Soap, SyncShell):
         self,
         endpoint: str,
         user_id: str,
-        encryption_key: str,
+        encryption_key: str | Secret,
         *,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -112,14 +113,14 @@ class Client(_Soap, SyncShell):
         self._soap_settings(endpoint, user_id, encryption_key)
         SyncShell.__init__(
             self,
-            http_client=http_client,
-            transport=transport,
-            verify=verify,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            max_response_bytes=max_response_bytes,
-            clock=clock,
+            http_client,
+            transport,
+            verify,
+            timeout,
+            deadline,
+            retry,
+            max_response_bytes,
+            clock,
         )
 
     def sync_lead(
@@ -149,7 +150,7 @@ class AsyncClient(_Soap, AsyncShell):
         self,
         endpoint: str,
         user_id: str,
-        encryption_key: str,
+        encryption_key: str | Secret,
         *,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -163,14 +164,14 @@ class AsyncClient(_Soap, AsyncShell):
         self._soap_settings(endpoint, user_id, encryption_key)
         AsyncShell.__init__(
             self,
-            http_client=http_client,
-            transport=transport,
-            verify=verify,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            max_response_bytes=max_response_bytes,
-            clock=clock,
+            http_client,
+            transport,
+            verify,
+            timeout,
+            deadline,
+            retry,
+            max_response_bytes,
+            clock,
         )
 
     async def sync_lead(

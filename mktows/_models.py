@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,8 +49,12 @@ def check_xml_text(value: object, field: str) -> str:
 
 
 class Secret:
-    """Holds a secret (an encryption key, a client secret, a token) so that no repr,
-    log line or error reporter's dump of locals shows it; ``.value`` reads it."""
+    """Holds a secret (an encryption key, a client secret, a token); ``.value`` reads it.
+
+    Every secret in mktows is kept in one of these, never in a plain str attribute:
+    reprs, log lines and error reporters (which capture the locals of every frame of a
+    traceback) then show ``<secret>``. Two secrets are equal when their values are.
+    """
 
     __slots__ = ("value",)
 
@@ -57,6 +63,14 @@ class Secret:
 
     def __repr__(self) -> str:
         return "<secret>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self.value.encode(), other.value.encode())
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self.value.encode()).digest())
 
 
 class SyncStatus(str, enum.Enum):

@@ -17,7 +17,6 @@ import httpx
 
 from ._errors import ConfigError, MktowsError
 from ._flow import Flow, Send
-from ._models import Secret
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT, asend, send
 
@@ -66,7 +65,6 @@ class Shell(Generic[H, T]):
 
     def __init__(
         self,
-        *,
         http_client: H | None,
         transport: T | None,
         verify: bool,
@@ -223,7 +221,6 @@ __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_TIMEOUT",
     "AsyncShell",
-    "Secret",
     "Shell",
     "ShellParts",
     "SyncShell",

@@ -23,6 +23,7 @@ from mktows import (
 from mktows._codes import FAULT_MESSAGES
 from mktows._models import (
     MAX_LEAD_ID,
+    Secret,
     check_sync_keys,
     check_xml_text,
 )
@@ -531,3 +532,13 @@ def test_w3c_datetimes_parse_the_same_everywhere(text: str, expected: dt.datetim
 def test_non_w3c_forms_are_refused_on_every_python(kind: str, text: str) -> None:
     with pytest.raises(ConversionError):
         Attribute(name="When", value=text, type=kind).typed_value  # noqa: B018
+
+
+def test_secrets_compare_by_value_and_never_show_it() -> None:
+    a, b, other = Secret("k-1"), Secret("k-1"), Secret("k-2")
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a != other
+    assert a != "k-1", "a secret is not equal to its bare value"
+    assert {a, b, other} == {a, other}
+    assert repr(a) == str(a) == "<secret>"

@@ -12,7 +12,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -69,7 +69,7 @@ class SoapTarget:
 
     endpoint: str
     user_id: str
-    encryption_key: str = field(repr=False)
+    encryption_key: Secret
 
 
 Target = SoapTarget | RestSettings
@@ -217,7 +217,7 @@ def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target | No
     return SoapTarget(
         endpoint=settings[ENV_ENDPOINT],
         user_id=settings[ENV_USER_ID],
-        encryption_key=settings[ENV_KEY],
+        encryption_key=Secret(settings[ENV_KEY]),
     )
 
 
@@ -274,7 +274,7 @@ def connect(target: Target | None, err: TextIO) -> Iterator[Target]:
             yield SoapTarget(
                 endpoint=server.url,
                 user_id=DEFAULT_USER_ID,
-                encryption_key=DEFAULT_ENCRYPTION_KEY,
+                encryption_key=Secret(DEFAULT_ENCRYPTION_KEY),
             )
     finally:
         app.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from support import Endpoint
 
+from mktows._models import Secret
 from mktows.cli import main
 from mktows.cli._settings import SoapTarget
 
@@ -81,9 +82,12 @@ def test_unusable_sandbox_database_exits_2(
 
 def test_soap_target_repr_never_shows_the_key() -> None:
     target = SoapTarget(
-        endpoint="http://127.0.0.1:1/soap/mktows/2_2", user_id="user-1", encryption_key=SECRET
+        endpoint="http://127.0.0.1:1/soap/mktows/2_2",
+        user_id="user-1",
+        encryption_key=Secret(SECRET),
     )
     assert repr(target) == (
-        "SoapTarget(endpoint='http://127.0.0.1:1/soap/mktows/2_2', user_id='user-1')"
+        "SoapTarget(endpoint='http://127.0.0.1:1/soap/mktows/2_2', user_id='user-1', "
+        "encryption_key=<secret>)"
     )
     assert SECRET not in str(target)
