@@ -85,14 +85,29 @@ class _Soap(ShellParts):
 
 
 class Client(_Soap, SyncShell):
-    """A synchronous syncLead client over ``httpx.Client``.
+    """A synchronous syncLead client over ``httpx.Client``; use it in a ``with`` block.
 
     >>> with Client(endpoint=URL, user_id=USER, encryption_key=KEY) as client:
     ...     result = client.sync_lead(LeadRecord(email="t@t.com"))
 
-    Pass ``http_client`` to reuse your own httpx.Client (it is then yours to
-    close), or ``transport`` to plug an httpx transport into the client this
-    one creates. ``verify`` (TLS) is on unless turned off explicitly.
+    Arguments:
+
+    - ``endpoint``: the account's SOAP endpoint, ``https://123-ABC-456.mktoapi.com/soap/mktows/2_2``
+      (or a sandbox's ``server.url``).
+    - ``user_id``, ``encryption_key``: the account's SOAP credentials (the key may be a
+      :class:`Secret`; it never shows in a repr, a log line or an error).
+    - ``timeout``: seconds for each HTTP attempt (a float, or an ``httpx.Timeout``;
+      default 30 s, 10 s to connect).
+    - ``deadline``: seconds for the whole call, retries and back-off included
+      (default 120); past it, :class:`DeadlineExceeded`.
+    - ``retry``: a :class:`RetryPolicy` (default ``RetryPolicy()``: 5 tries with
+      jittered back-off; 20016 re-signed twice); ``RetryPolicy(attempts=1,
+      resign_attempts=0)`` never retries.
+    - ``max_response_bytes``: a longer answer is refused (default 10 MiB).
+    - ``http_client``: your own ``httpx.Client`` (yours to close); or ``transport``
+      to plug an httpx transport into the one this client makes; ``verify=False``
+      turns TLS verification off (on by default).
+    - ``clock``: where signing reads the time (default: now, in UTC).
     """
 
     def __init__(
@@ -113,14 +128,14 @@ class Client(_Soap, SyncShell):
         self._soap_settings(endpoint, user_id, encryption_key)
         SyncShell.__init__(
             self,
-            http_client,
-            transport,
-            verify,
-            timeout,
-            deadline,
-            retry,
-            max_response_bytes,
-            clock,
+            http_client=http_client,
+            transport=transport,
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
         )
 
     def sync_lead(
@@ -131,16 +146,25 @@ class Client(_Soap, SyncShell):
         workspace: str | None = None,
         marketo_cookie: str | None = None,
     ) -> SyncLeadResult:
-        """Insert or update one lead; a FAILED status is returned, a fault raised.
+        """Insert or update one lead (a SOAP ``syncLead`` call).
 
-        Raises ValidationError (nothing sent) for bad input, a FaultError
-        subclass for a fault, TransportError or ResponseError for the wire.
+        - ``lead``: the :class:`LeadRecord`, keyed by id, email or foreign_sys_person_id.
+        - ``return_lead``: also return the whole lead as stored (``result.lead``).
+        - ``workspace``: the target workspace (``MktowsContextHeader``).
+        - ``marketo_cookie``: the Munchkin cookie to associate with the lead.
+
+        Returns a :class:`SyncLeadResult` (CREATED, UPDATED, or FAILED with its
+        ``error``). Raises :class:`ValidationError` (nothing sent) for bad input, a
+        :class:`FaultError` subclass for a fault, :class:`TransportError` or
+        :class:`ResponseError` for the wire.
         """
         return self._drive(self._flow(lead, return_lead, workspace, marketo_cookie))
 
 
 class AsyncClient(_Soap, AsyncShell):
-    """The asyncio twin of :class:`Client`, over ``httpx.AsyncClient``.
+    """The asyncio twin of :class:`Client`, over ``httpx.AsyncClient``: the same
+    arguments (``http_client`` and ``transport`` are httpx's async ones) and
+    ``await client.sync_lead(...)``.
 
     >>> async with AsyncClient(endpoint=URL, user_id=USER, encryption_key=KEY) as client:
     ...     result = await client.sync_lead(LeadRecord(email="t@t.com"))
@@ -164,14 +188,14 @@ class AsyncClient(_Soap, AsyncShell):
         self._soap_settings(endpoint, user_id, encryption_key)
         AsyncShell.__init__(
             self,
-            http_client,
-            transport,
-            verify,
-            timeout,
-            deadline,
-            retry,
-            max_response_bytes,
-            clock,
+            http_client=http_client,
+            transport=transport,
+            verify=verify,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            max_response_bytes=max_response_bytes,
+            clock=clock,
         )
 
     async def sync_lead(
