@@ -5,10 +5,12 @@ request bytes -> SyncLeadRequest. No I/O; namespace-aware, prefix-agnostic.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lxml import etree
 
 from ._errors import FaultError, ResponseError, ValidationError
+from ._hints import LEAD_RECORD_FIELDS, PARAMS_SYNC_LEAD_FIELDS, hint
 from ._models import (
     Attribute,
     AuthHeader,
@@ -18,9 +20,16 @@ from ._models import (
     SyncLeadResult,
     SyncStatus,
 )
-from ._xml import MKTOWS, SOAP12_ENV, SOAP_ENV, XSI_NIL, children, is_nil, parse_xml, text_of
+from ._xml import MKTOWS, SOAP12_ENV, SOAP_ENV, XSI_NIL, is_nil, local_name, parse_xml, text_of
 
-__all__ = ["parse_sync_lead_request", "parse_sync_lead_response"]
+__all__ = [
+    "IMPLEMENTED_OPERATIONS",
+    "ParsedRequest",
+    "parse_request",
+    "parse_sync_lead_request",
+    "parse_sync_lead_response",
+    "unsupported_operation",
+]
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _BODY = f"{{{SOAP_ENV}}}Body"
@@ -33,6 +42,28 @@ _AUTH = f"{{{MKTOWS}}}AuthenticationHeader"
 _CONTEXT = f"{{{MKTOWS}}}MktowsContextHeader"
 _LEADING_CODE = re.compile(r"^\s*(\d{4,6})\b")
 _TRAILING_CODE = re.compile(r"\((\d{4,6})\)")
+
+
+class _Repeated(ValidationError):
+    """An element the schema allows once came twice (``field`` names it)."""
+
+
+def children(el: etree._Element) -> dict[str, etree._Element]:
+    """The element children of ``el`` by local name (unqualified or service-qualified);
+    _Repeated when a name comes twice: every element read this way occurs at most once.
+    """
+    found: dict[str, etree._Element] = {}
+    for child in el:
+        name = local_name(child)
+        if name is not None:
+            if name in found:
+                raise _Repeated(
+                    f"<{name}> occurs twice in <{etree.QName(el).localname}>; the schema allows "
+                    "it once",
+                    field=name,
+                )
+            found[name] = child
+    return found
 
 
 def _body_payload(
@@ -73,6 +104,8 @@ def parse_sync_lead_response(
                 f"expected successSyncLead or a Fault, got <{payload.tag}>", body=body
             )
         return _result(payload, body)
+    except _Repeated as exc:
+        raise ResponseError(str(exc), body=body, status_code=status_code) from None
     except ResponseError as exc:
         raise exc.at_status(status_code) from exc.__cause__
 
@@ -189,7 +222,10 @@ def _attributes(attr_list: etree._Element | None) -> list[Attribute]:
         found: list[str | None] = [None, None, None]
         for child in node:
             slot = _ATTR_FIELDS.get(child.tag)
-            if slot is not None and found[slot] is None:
+            if slot is not None:
+                if found[slot] is not None:
+                    field = ("attrName", "attrType", "attrValue")[slot]
+                    raise _Repeated(f"<{field}> occurs twice in an attribute", field=field)
                 text = child.text
                 if text is None and child.get(XSI_NIL) in _NIL:
                     continue  # nil: only an element without text can be
@@ -221,25 +257,99 @@ def _reject(code: int, detail: str) -> FaultError:
     return FaultError(Fault.for_code(code, detail))
 
 
+IMPLEMENTED_OPERATIONS = ("syncLead",)
+_OPERATION_PREFIX = "http://www.marketo.com/mktows/"
+
+
+def unsupported_operation(name: str) -> Fault:
+    """Fault 20019 for an operation the sandbox does not implement. ``name`` is an
+    operation (``getTags``), its SOAPAction or its body element (``paramsGetTags``).
+    """
+    operation = name.removeprefix(_OPERATION_PREFIX)
+    if operation.startswith("params") and operation[6:7].isupper():
+        operation = operation[6].lower() + operation[7:]
+    operation = operation[:80]
+    source = f" (from {name[:100]!r})" if name != operation else ""
+    return Fault.for_code(
+        20019,
+        f"operation {operation!r}{source} is not implemented by the mktows sandbox; it implements "
+        f"{', '.join(IMPLEMENTED_OPERATIONS)} (its WSDL lists every operation of the 2_2 "
+        "port type so that generated clients bind)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRequest:
+    """A syncLead request as the server read it, and what it ignored.
+
+    ``ignored`` holds the paths (``leadRecord/email``) of elements the schema does
+    not know, which the service ignores as Marketo did; :func:`mktows._hints.hint`
+    turns them into advice.
+    """
+
+    request: SyncLeadRequest
+    ignored: tuple[str, ...] = ()
+
+
+def _hinted(detail: str, ignored: list[str]) -> str:
+    advice = hint(tuple(ignored))
+    return detail if advice is None else f"{detail}; {advice}"
+
+
+def _unknown(parent: str, parts: dict[str, etree._Element], known: tuple[str, ...]) -> list[str]:
+    return [f"{parent}/{name}" for name in parts if name not in known]
+
+
 def parse_sync_lead_request(body: bytes) -> SyncLeadRequest:
+    """Parse a syncLead request as the service would (server side); see :func:`parse_request`."""
+    return parse_request(body).request
+
+
+def parse_request(body: bytes) -> ParsedRequest:
     """Parse a syncLead request as the service would (server side).
 
     Raises FaultError carrying the fault to answer: 20012 for anything that is
-    not a SOAP 1.1 envelope, 20019 for another operation, 20017 for a missing
-    leadRecord or returnLead, 20110 for a bad value. Key rules and
-    authentication are the caller's to check.
+    not a SOAP 1.1 envelope or repeats an element the schema allows once, 20019
+    for another operation, 20017 for a missing leadRecord or returnLead, 20110
+    for a bad value. Key rules and authentication are the caller's to check.
     """
     try:
         root = parse_xml(body)
         payload = _body_payload(root, body, _ENVELOPE, _BODY)
     except ResponseError as exc:
         raise _reject(20012, exc.reason) from exc
+    try:
+        return _request(root, payload)
+    except _Repeated as exc:
+        raise _reject(20012, str(exc)) from None
+
+
+def _request(root: etree._Element, payload: etree._Element) -> ParsedRequest:
     if payload.tag != _PARAMS:
-        raise _reject(20019, f"unsupported operation element <{etree.QName(payload).localname}>")
+        raise FaultError(unsupported_operation(etree.QName(payload).localname))
+    body_el = payload.getparent()
+    assert body_el is not None  # the payload is a child of the Body
+    body_parts = [el for el in body_el if isinstance(el.tag, str)]
+    if len(body_parts) > 1:
+        raise _Repeated(
+            f"the Body holds {len(body_parts)} elements; a syncLead request holds one "
+            "paramsSyncLead",
+            field="paramsSyncLead",
+        )
     auth = None
     workspace = None
-    header = next((el for el in root if el.tag == _HEADER), None)
-    for block in header if header is not None else ():
+    headers = [el for el in root if el.tag == _HEADER]
+    if len(headers) > 1:
+        raise _Repeated("the Envelope holds two Headers", field="Header")
+    seen: set[str] = set()
+    for block in headers[0] if headers else ():
+        if block.tag in (_AUTH, _CONTEXT):
+            if block.tag in seen:
+                raise _Repeated(
+                    f"<{etree.QName(block).localname}> occurs twice in the Header",
+                    field=etree.QName(block).localname,
+                )
+            seen.add(block.tag)
         if block.tag == _AUTH:
             parts = children(block)
             auth = AuthHeader(
@@ -247,31 +357,36 @@ def parse_sync_lead_request(body: bytes) -> SyncLeadRequest:
                 signature=(text_of(parts.get("requestSignature")) or "").strip(),
                 timestamp=(text_of(parts.get("requestTimestamp")) or "").strip(),
             )
-        elif block.tag == _CONTEXT and block.get(XSI_NIL) not in ("true", "1"):
+        elif block.tag == _CONTEXT and block.get(XSI_NIL) not in _NIL:
             # A nil context header (JAX-WS sends one when no workspace is set) means none.
             target = children(block).get("targetWorkspace")
             workspace = (
                 None
-                if target is None or target.get(XSI_NIL) in ("true", "1")
+                if target is None or target.get(XSI_NIL) in _NIL
                 else (target.text or "").strip()
             )
     parts = children(payload)
+    ignored = _unknown("paramsSyncLead", parts, PARAMS_SYNC_LEAD_FIELDS)
     record = parts.get("leadRecord")
-    if record is None or record.get(XSI_NIL) in ("true", "1"):
-        raise _reject(20017, "leadRecord is required")
+    if record is None or record.get(XSI_NIL) in _NIL:
+        raise _reject(20017, _hinted("leadRecord is required", ignored))
     return_text = text_of(parts.get("returnLead"))
     if return_text is None:
-        raise _reject(20017, "returnLead is required")
+        raise _reject(20017, _hinted("returnLead is required", ignored))
     if return_text.strip() not in ("true", "false", "1", "0"):
         raise _reject(20110, f"returnLead must be true or false, got {return_text[:20]!r}")
+    ignored += _unknown("leadRecord", children(record), LEAD_RECORD_FIELDS)
     try:
         lead = _lead(record)
+    except _Repeated:
+        raise
     except ValidationError as exc:
         raise _reject(20110, str(exc)) from exc
-    return SyncLeadRequest(
+    request = SyncLeadRequest(
         auth=auth,
         workspace=workspace,
         lead=lead,
         return_lead=return_text.strip() in ("true", "1"),
         marketo_cookie=text_of(parts.get("marketoCookie")),
     )
+    return ParsedRequest(request, tuple(ignored))

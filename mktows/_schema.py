@@ -1,5 +1,5 @@
-"""The project's own syncLead WSDL and schema (package data), and validation
-against it. Reads package data with importlib.resources only: it works from a
+"""The project's own WSDL 2_2 and schema (package data), and validation of
+syncLead messages against it. Reads package data with importlib.resources only: it works from a
 vendored copy and from a zip.
 """
 
@@ -30,19 +30,30 @@ def _wsdl_bytes() -> bytes:
 _local = threading.local()  # a validator keeps its error log: one per thread
 
 
+# The elements of a syncLead message: what the client validates. The WSDL declares the
+# other operations' elements too; a client of syncLead must not accept them.
+_SYNC_LEAD_ELEMENTS = frozenset(
+    {"AuthenticationHeader", "MktowsContextHeader", "paramsSyncLead", "successSyncLead"}
+    | {"serviceException"}
+)
+
+
 def _schema() -> etree.XMLSchema:
     schema: etree.XMLSchema | None = getattr(_local, "schema", None)
     if schema is None:
         root = etree.fromstring(_wsdl_bytes())
         node = root.find(f"{{{_WSDL_NS}}}types/{{{_XS_NS}}}schema")
         assert node is not None, "the packaged WSDL has no schema"
+        for element in node.findall(f"{{{_XS_NS}}}element"):
+            if element.get("name") not in _SYNC_LEAD_ELEMENTS:
+                node.remove(element)
         schema = _local.schema = etree.XMLSchema(etree.ElementTree(node))
     return schema
 
 
 def wsdl(address: str | None = None) -> bytes:
-    """The syncLead WSDL; with ``address``, its soap:address points there
-    (ValidationError for an address XML cannot carry)."""
+    """The WSDL, every operation of the 2_2 port type; with ``address``, its
+    soap:address points there (ValidationError for an address XML cannot carry)."""
     data = _wsdl_bytes()
     if address is None:
         return data

@@ -180,8 +180,54 @@ def test_foreign_elements_are_ignored() -> None:
       xmlns:m="http://www.marketo.com/mktows/" xmlns:x="urn:other">
       <s:Body><m:successSyncLead><result><x:leadId>999</x:leadId><leadId>5</leadId>
       <syncStatus><status>CREATED</status><x:error>ignored</x:error></syncStatus>
-      <leadId>6</leadId></result></m:successSyncLead></s:Body></s:Envelope>"""
+      </result></m:successSyncLead></s:Body></s:Envelope>"""
     assert parse_sync_lead_response(body) == SyncLeadResult(lead_id=5, status=SyncStatus.CREATED)
+
+
+_RESULT = b"<result><leadId>5</leadId><syncStatus><leadId>5</leadId><status>CREATED</status>"
+_RESULT_END = b"</syncStatus></result>"
+
+
+@pytest.mark.parametrize(
+    ("success", "named"),
+    [
+        pytest.param(_RESULT + _RESULT_END + _RESULT + _RESULT_END, "<result>", id="two-results"),
+        pytest.param(
+            _RESULT + _RESULT_END.replace(b"</syncStatus>", b"</syncStatus><leadId>6</leadId>"),
+            "<leadId>",
+            id="two-leadIds",
+        ),
+        pytest.param(
+            _RESULT + b"<status>UPDATED</status>" + _RESULT_END, "<status>", id="two-statuses"
+        ),
+        pytest.param(
+            _RESULT
+            + b"</syncStatus><leadRecord><Email>a@b.c</Email><Email>d@e.f</Email></leadRecord>"
+            + b"</result>",
+            "<Email>",
+            id="two-emails-in-the-lead",
+        ),
+        pytest.param(
+            _RESULT
+            + b"</syncStatus><leadRecord><leadAttributeList><attribute><attrName>A</attrName>"
+            + b"<attrName>B</attrName><attrValue>1</attrValue></attribute></leadAttributeList>"
+            + b"</leadRecord></result>",
+            "<attrName>",
+            id="two-attrNames",
+        ),
+    ],
+)
+def test_a_repeated_single_element_is_refused(success: bytes, named: str) -> None:
+    # The schema allows each of these once; reading the first would hide a broken answer.
+    body = (
+        b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        b'xmlns:m="http://www.marketo.com/mktows/"><s:Body><m:successSyncLead>'
+        + success
+        + b"</m:successSyncLead></s:Body></s:Envelope>"
+    )
+    with pytest.raises(ResponseError, match=f"{named} occurs twice") as caught:
+        parse_sync_lead_response(body, status_code=200)
+    assert caught.value.status_code == 200
 
 
 # -- faults ----------------------------------------------------------------------------

@@ -6,12 +6,14 @@ Pure data and lookups; knows nothing of SQL, XML, JSON or HTTP.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._errors import ConfigError
+from .._values import typed_value
 
 __all__ = [
     "ATTR_TYPES",
@@ -22,6 +24,7 @@ __all__ = [
     "STANDARD_FIELDS",
     "Field",
     "FieldCatalog",
+    "misfit",
 ]
 
 # The attrType values the service writes (SPEC §1), plus Marketo's score/percent.
@@ -94,6 +97,38 @@ _WORDS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # The length Describe answers for string-like fields (Marketo's 255; not enforced).
 _STRING_LENGTH = 255
 _STRING_TYPES = frozenset({"string", "email", "phone", "url"})
+
+
+# What a value of each typed attrType must look like, as a refusal says it.
+_EXPECTED = {
+    "integer": "an integer (e.g. 250)",
+    "score": "an integer (e.g. 250)",
+    "float": "a number (e.g. 2.5)",
+    "percent": "a number (e.g. 2.5)",
+    "currency": "a decimal number (e.g. 1250.50)",
+    "boolean": "a boolean (true, false, 1 or 0)",
+    "date": "a date (YYYY-MM-DD)",
+    "datetime": "a date-time (YYYY-MM-DDThh:mm:ss, with Z or an offset)",
+}
+
+
+def misfit(attr_type: str, text: str) -> str | None:
+    """What a value of ``attr_type`` must be when ``text`` does not fit it, else None.
+
+    The one check both faces of the sandbox make before writing (SOAP answers 20110,
+    REST skips the record with 1003); the value codec decides (:func:`typed_value`).
+    Empty text fits every type: it clears the field.
+    """
+    expected = _EXPECTED.get(attr_type)
+    if expected is None:
+        return None
+    try:
+        value = typed_value(attr_type, text)
+    except ValueError:
+        return expected
+    if isinstance(value, float) and not math.isfinite(value):
+        return expected  # "1e999" is a number to the lexer, not to the field
+    return None
 
 
 def _display(name: str) -> str:

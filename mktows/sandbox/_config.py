@@ -201,9 +201,12 @@ class SandboxConfig:
             raise ConfigError("workspaces_enabled must be true or false")
         spaces = tuple(self.workspaces)
         names = [ws.name for ws in spaces]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"workspace names must be unique, got {names}")
-        if DEFAULT_WORKSPACE not in names:  # SPEC §3: "Default" always exists
+        # Names match case-insensitively (Marketo's own Java sample names "Default" as
+        # "default"), so they must differ in more than case.
+        if len({name.casefold() for name in names}) != len(names):
+            raise ConfigError(f"workspace names must be unique (ignoring case), got {names}")
+        if DEFAULT_WORKSPACE.casefold() not in {name.casefold() for name in names}:
+            # SPEC §3: "Default" always exists
             spaces = (Workspace(DEFAULT_WORKSPACE), *spaces)
         object.__setattr__(self, "workspaces", spaces)
         partitions = {p for ws in spaces for p in ws.partitions}
@@ -254,8 +257,9 @@ class SandboxConfig:
         object.__setattr__(self, "assignment_rules", tuple(rules))
 
     def workspace(self, name: str) -> Workspace | None:
-        """The workspace called ``name``, or None."""
-        return next((ws for ws in self.workspaces if ws.name == name), None)
+        """The workspace called ``name`` in any case ("default" is "Default"), or None."""
+        wanted = name.casefold()
+        return next((ws for ws in self.workspaces if ws.name.casefold() == wanted), None)
 
     def catalog(self) -> FieldCatalog:
         """The field catalog this configuration describes."""

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from .._codes import REST_FOR_SOAP, REST_MESSAGES
 from .._errors import FaultError, ValidationError
 from .._models import Attribute, LeadRecord
-from ._catalog import EMAIL, FOREIGN_ID, ID, Field
+from ._catalog import EMAIL, FOREIGN_ID, ID, Field, misfit
 from ._config import DEFAULT_WORKSPACE
 from ._service import Keys, Lookup, Mode, Outcome, Placement, SyncService, Upserted
 from ._store import LeadRow
@@ -38,7 +38,6 @@ _LOOKUPS: Mapping[str, Lookup] = {ID: Lookup.ID, EMAIL: Lookup.EMAIL, FOREIGN_ID
 _MODES: Mapping[str, Mode] = {mode.value: mode for mode in Mode}
 _DEFAULT_FIELDS = ("id", "email", "firstName", "lastName", "updatedAt", "createdAt")
 _NUMBER_TYPES = frozenset({"integer", "score", "float", "percent", "currency"})
-_TYPED = _NUMBER_TYPES | {"boolean", "date", "datetime"}
 
 
 class RestError(Exception):
@@ -448,11 +447,10 @@ def _text(f: Field, value: object) -> str:
     else:
         raise _Skip(1003, f"Invalid value for field '{f.rest_name}': not a string, number or bool")
     try:
-        attr = Attribute(name=f.soap_name, value=text, type=f.data_type)
-        typed = attr.typed_value if f.data_type in _TYPED else text
+        Attribute(name=f.soap_name, value=text)  # the characters any stored text must allow
     except ValidationError:
         raise _Skip(1003, f"Invalid value for field '{f.rest_name}'") from None
-    if isinstance(typed, float) and not math.isfinite(typed):
+    if misfit(f.data_type, text) is not None:  # the check SOAP makes too
         raise _Skip(1003, f"Invalid value for field '{f.rest_name}'")
     return text
 

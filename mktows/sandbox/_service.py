@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from .._errors import FaultError, ValidationError
+from .._hints import hint
 from .._models import (
     Attribute,
     Fault,
@@ -24,6 +25,7 @@ from .._models import (
     check_sync_keys,
 )
 from .._signing import parse_timestamp, verify
+from ._catalog import misfit
 from ._config import DEFAULT_WORKSPACE, SandboxConfig, Workspace
 from ._limits import Limiter
 from ._store import LeadRow, Store, Transaction
@@ -136,11 +138,13 @@ class SyncService:
             daily_quota=config.daily_quota,
         )
 
-    def handle(self, request: SyncLeadRequest) -> SyncLeadResult:
-        """Authenticate, count against the limits, then sync (faults raise)."""
+    def handle(self, request: SyncLeadRequest, *, ignored: tuple[str, ...] = ()) -> SyncLeadResult:
+        """Authenticate, count against the limits, then sync (faults raise). ``ignored``:
+        the elements the request carried that the schema does not know (a fault names them).
+        """
         user = self.authenticate(request)
         self.limiter.admit(user, self.clock())
-        return self.sync(request)
+        return self.sync(request, ignored=ignored)
 
     def authenticate(self, request: SyncLeadRequest) -> str:
         """The signing user id, or 20014 (header, user, signature) / 20016 (timestamp)."""
@@ -172,7 +176,7 @@ class SyncService:
         assert default is not None
         name = name or None  # an empty targetWorkspace is no header
         if not self.config.workspaces_enabled:
-            if name is not None and name != DEFAULT_WORKSPACE:
+            if name is not None and name.casefold() != DEFAULT_WORKSPACE.casefold():
                 raise _fault(
                     20110,
                     f"workspaces are not enabled; targetWorkspace must be "
@@ -192,16 +196,25 @@ class SyncService:
             name = self.catalog.canonical(attr.name)
             if name is None:
                 raise _fault(20105, f"unknown attribute {attr.name[:60]!r}")
+            expected = misfit(self.catalog.attr_type(name), attr.value)
+            if expected is not None:
+                raise _fault(
+                    20110,
+                    f"attribute {name!r} is of type {self.catalog.attr_type(name)}: its value "
+                    f"must be {expected}, got {attr.value[:40]!r}",
+                )
             values[name] = attr.value
         return values
 
-    def sync(self, request: SyncLeadRequest) -> SyncLeadResult:
+    def sync(self, request: SyncLeadRequest, *, ignored: tuple[str, ...] = ()) -> SyncLeadResult:
         """Insert or update the lead of an authenticated request (SPEC §3)."""
         lead = request.lead
         try:
             check_sync_keys(lead)
         except ValidationError as exc:
-            raise _fault(20109, str(exc)) from None
+            # As Marketo: an unknown element is ignored; the fault says which, and why.
+            advice = hint(ignored)
+            raise _fault(20109, str(exc) if advice is None else f"{exc}; {advice}") from None
         workspace, named = self._target(request.workspace)
         attrs = self._attributes(lead)
         done = self.upsert(

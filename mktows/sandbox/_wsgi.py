@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 from .._build import build_fault_envelope, build_sync_lead_response
 from .._errors import FaultError, ValidationError
 from .._models import Fault
-from .._parse import parse_sync_lead_request
+from .._parse import parse_request, unsupported_operation
 from .._schema import wsdl
 from ._config import SandboxConfig
 from ._rest import RestApi, RestError, route
@@ -200,8 +200,8 @@ class SandboxApp:
         self._check_headers(environ)
         with self.service.limiter.in_flight():
             body = self._read_body(environ)
-            request = parse_sync_lead_request(body)
-            result = self.service.handle(request)
+            parsed = parse_request(body)
+            result = self.service.handle(parsed.request, ignored=parsed.ignored)
         return "200 OK", _XML_HEADERS, build_sync_lead_response(result), result.status.value
 
     # -- the REST face ------------------------------------------------------------------
@@ -288,7 +288,7 @@ class SandboxApp:
             action = action.strip().strip('"').strip()
             if action and action != SOAP_ACTION:
                 _refused_unread(environ)
-                raise FaultError(Fault.for_code(20019, f"unsupported SOAPAction {action[:80]!r}"))
+                raise FaultError(unsupported_operation(action))
 
     def _read_body(self, environ: WSGIEnvironment, *, required: bool = True) -> bytes:
         """The whole body (capped). ``required`` False: a request without one is b""."""
