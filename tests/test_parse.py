@@ -28,8 +28,8 @@ from mktows import (
     parse_sync_lead_request,
     parse_sync_lead_response,
 )
-from mktows._errors import EXCERPT_LIMIT, fault_error
 from mktows._codes import FAULT_MESSAGES
+from mktows._errors import EXCERPT_LIMIT, fault_error
 from mktows._signing import verify
 from mktows._xml import MKTOWS, parse_xml
 

@@ -233,11 +233,12 @@ def test_packaged_wsdl() -> None:
     ]
     # Every operation of the 2_2 port type, so that clients generated from Marketo's
     # WSDL bind to the served one (tests/sandbox/test_wsdl_operations.py has the list).
+    names = root.xpath("//w:portType/w:operation/@name", namespaces=NS)
+    assert isinstance(names, list)
+    assert len(names) == 23
     assert root.xpath("//soap:operation/@soapAction", namespaces=NS) == [
-        f"http://www.marketo.com/mktows/{name}"
-        for name in root.xpath("//w:portType/w:operation/@name", namespaces=NS)
+        f"http://www.marketo.com/mktows/{name!s}" for name in names
     ]
-    assert len(root.xpath("//w:portType/w:operation", namespaces=NS)) == 23
     assert wsdl() is data  # read once
 
 

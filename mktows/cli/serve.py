@@ -8,6 +8,8 @@ wsgiref (nor does building the parser: serve's help is computed when shown).
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import ipaddress
 import logging
 import os
 import sys
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING
 from .._errors import ConfigError, MktowsError
 from ._help import EXIT_OK, EXIT_USAGE
 from ._settings import ENV_CLIENT_SECRET, ENV_KEY
+
+ENV_ADMIN_TOKEN = "MKTOWS_SANDBOX_ADMIN_TOKEN"  # noqa: S105  # a variable name
 
 if TYPE_CHECKING:
     from ..sandbox import RunningServer, SandboxConfig
@@ -61,7 +65,42 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="SQLite file for the leads (default: in memory, lost on exit)",
     )
     parser.add_argument("--config", help="JSON configuration file (see templates/sandbox.json)")
+    parser.add_argument(
+        "--journal-size",
+        type=_journal_size,
+        help="calls kept in the journal of /_sandbox/ (default 1000; the oldest go first)",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="a fault rule, e.g. code=20023,times=3,email=*@flaky.test (repeatable)",
+    )
+    parser.add_argument(
+        "--admin-token",
+        help=f"bearer token for /_sandbox/ (required off loopback); better in {ENV_ADMIN_TOKEN}",
+    )
     parser.set_defaults(func=run)
+
+
+def _journal_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _config(args: argparse.Namespace) -> SandboxConfig:
@@ -86,6 +125,13 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         config = config.with_client(args.client_id, secret)
     elif args.client_secret:
         raise ConfigError("--client-secret needs --client-id")
+    from ..sandbox._faults import parse_rule_text
+
+    rules = tuple(parse_rule_text(text) for text in args.fault)
+    if rules:
+        config = dataclasses.replace(config, faults=(*config.faults, *rules))
+    if args.journal_size:
+        config = dataclasses.replace(config, journal_size=args.journal_size)
     return config
 
 
@@ -95,7 +141,9 @@ def _announce(config: SandboxConfig, running: RunningServer) -> None:
         f"mktows sandbox listening on {running.url} (WSDL: {running.url}?WSDL); users: "
         f"{', '.join(sorted(config.users))}\n"
         f"REST: {running.rest_url} (identity: {running.identity_url}, tokens live "
-        f"{config.token_lifetime:g} s); clients: {clients}; Ctrl-C stops it",
+        f"{config.token_lifetime:g} s); clients: {clients}\n"
+        f"inspect it at {running.base_url}/_sandbox/ (journal of {config.journal_size} calls, "
+        f"{len(config.faults)} fault rules); Ctrl-C stops it",
         file=sys.stderr,
         flush=True,
     )
@@ -114,17 +162,28 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"mktows serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    token = args.admin_token or os.environ.get(ENV_ADMIN_TOKEN) or None
     logging.basicConfig(format="%(asctime)s %(message)s")  # a no-op if logging is set up
     logging.getLogger(sandbox.__name__).setLevel(logging.INFO)
     try:
-        app = sandbox.make_app(config, args.db)
+        app = sandbox.make_app(config, args.db, admin_token=token)
     except MktowsError as exc:
         print(f"mktows serve: cannot open the database {args.db!r}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+    def ready(running: RunningServer) -> None:
+        if token is None and not _loopback(running.host):
+            raise ConfigError(
+                f"listening on {running.host} would expose the admin API (/_sandbox/) to "
+                f"other hosts; give --admin-token or {ENV_ADMIN_TOKEN}, or listen on 127.0.0.1"
+            )
+        _announce(config, running)
+
     try:
-        sandbox.serve_forever(
-            app, args.host, args.port, ready=lambda running: _announce(config, running)
-        )
+        sandbox.serve_forever(app, args.host, args.port, ready=ready)
+    except ConfigError as exc:
+        print(f"mktows serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (OSError, OverflowError) as exc:  # OverflowError: a port run was handed raw
         print(f"mktows serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_USAGE

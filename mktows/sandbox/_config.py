@@ -16,6 +16,7 @@ from typing import Any
 
 from .._errors import ConfigError
 from ._catalog import ATTR_TYPES, KEY_NAMES, STANDARD_FIELDS, FieldCatalog
+from ._faults import FaultRule
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
@@ -162,6 +163,8 @@ class SandboxConfig:
     token_lifetime: float = 3600.0
     rest_foreign_id_field: str = "externalId"
     custom_rest_names: Mapping[str, str] = field(default_factory=lambda: _frozen_map({}))
+    journal_size: int = 1000
+    faults: tuple[FaultRule, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.users, Mapping) or not self.users:
@@ -195,6 +198,13 @@ class SandboxConfig:
                 f"max_request_bytes must be a whole number, got {self.max_request_bytes!r}"
             )
         _positive("max_request_bytes", self.max_request_bytes, allow_zero=False)
+        if isinstance(self.journal_size, bool) or not isinstance(self.journal_size, int):
+            raise ConfigError(f"journal_size must be a whole number, got {self.journal_size!r}")
+        _positive("journal_size", self.journal_size, allow_zero=False)
+        rules = tuple(self.faults)
+        if not all(isinstance(rule, FaultRule) for rule in rules):
+            raise ConfigError("faults must be a list of fault rules")
+        object.__setattr__(self, "faults", rules)
 
     def _check_workspaces(self) -> None:
         if not isinstance(self.workspaces_enabled, bool):
@@ -310,6 +320,10 @@ class SandboxConfig:
                 options["assignment_rules"] = tuple(
                     AssignmentRule(**{k: v for k, v in rule.items() if not k.startswith("_")})
                     for rule in _items(options["assignment_rules"], "assignment_rules")
+                )
+            if "faults" in options:
+                options["faults"] = tuple(
+                    FaultRule.from_dict(rule) for rule in _items(options["faults"], "faults")
                 )
             if isinstance(options.get("custom_fields"), list):
                 listed = _items(options["custom_fields"], "custom_fields")

@@ -15,7 +15,7 @@ from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from ._wsgi import ENDPOINT_PATH, REST_PATH, UNREAD_BODY
+from ._wsgi import DROP, ENDPOINT_PATH, REST_PATH, UNREAD_BODY
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -27,19 +27,46 @@ _DRAIN_SECONDS = 2.0
 _DRAIN_BYTES = 16 * 1024 * 1024
 
 
+class _Writer:
+    """The response stream, which a fault rule's "drop" turns into a sink."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dropped = False
+
+    def write(self, data: bytes) -> int:
+        return len(data) if self.dropped else int(self.inner.write(data))
+
+    def flush(self) -> None:
+        if not self.dropped:
+            self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class _Handler(WSGIRequestHandler):
-    """wsgiref's handler, quiet (the app logs each call), with a socket timeout and
-    a bounded drain of bodies the app refused unread.
+    """wsgiref's handler, quiet (the app logs each call), with a socket timeout, a
+    bounded drain of bodies the app refused unread, and connections closed
+    unanswered when the app says drop.
     """
 
     timeout = _SOCKET_TIMEOUT
     _unread = False
 
+    def setup(self) -> None:
+        super().setup()
+        self.wfile = _Writer(self.wfile)  # type: ignore[assignment]
+
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
         # wsgiref hands the app a copy of this dict: a callback survives the copy.
         environ[UNREAD_BODY] = self._mark_unread
+        environ[DROP] = self._drop
         return environ
+
+    def _drop(self) -> None:
+        self.wfile.dropped = True  # type: ignore[attr-defined]
 
     def _mark_unread(self) -> None:
         self._unread = True

@@ -50,8 +50,8 @@ _BY_COOKIE = (
 _BY_EMAIL = _SELECT + "WHERE email = ? ORDER BY touched DESC, id DESC LIMIT 1"
 _NEXT_TOUCH = "SELECT COALESCE(MAX(touched), 0) + 1 FROM leads"
 _INSERT = (
-    "INSERT INTO leads (email, fsp_id, fsp_type, partition, touched, attrs) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO leads (id, email, fsp_id, fsp_type, partition, touched, attrs) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE = (
     "UPDATE leads SET email = ?, fsp_id = ?, fsp_type = ?, touched = ?, attrs = ? WHERE id = ?"
@@ -128,10 +128,12 @@ class Transaction:
         fsp_type: str | None,
         partition: str,
         attrs: Mapping[str, str],
+        lead_id: int | None = None,
     ) -> int:
-        """Create a lead; returns its new Id."""
+        """Create a lead (with Id ``lead_id``, or the next one); returns its Id."""
         cursor = self._conn.execute(
-            _INSERT, (email, fsp_id, fsp_type, partition, self._touch(), json.dumps(attrs))
+            _INSERT,
+            (lead_id, email, fsp_id, fsp_type, partition, self._touch(), json.dumps(attrs)),
         )
         lead_id = cursor.lastrowid
         assert lead_id is not None
@@ -147,6 +149,24 @@ class Transaction:
     def associate_cookie(self, cookie: str, lead_id: int) -> None:
         """Point a cookie at a lead (moving it from any other lead)."""
         self._conn.execute(_SET_COOKIE, (cookie, lead_id))
+
+    def listed(self, *, email: str | None = None, limit: int = 1000) -> list[LeadRow]:
+        """Leads by Id (an ``email``'s only, case-insensitive), at most ``limit``."""
+        where, args = ("WHERE email = ? ", [email]) if email is not None else ("", [])
+        sql = _SELECT + where + "ORDER BY id LIMIT ?"
+        rows = self._conn.execute(sql, (*args, limit)).fetchall()
+        return [row for row in map(_row, rows) if row is not None]
+
+    def cookies(self, lead_id: int) -> list[str]:
+        """The cookies associated with a lead."""
+        sql = "SELECT cookie FROM cookies WHERE lead_id = ? ORDER BY cookie"
+        return [cookie for (cookie,) in self._conn.execute(sql, (lead_id,))]
+
+    def clear(self) -> None:
+        """Delete every lead and cookie; Ids start again at 1."""
+        self._conn.execute("DELETE FROM cookies")
+        self._conn.execute("DELETE FROM leads")
+        self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'leads'")
 
 
 def _internal(exc: sqlite3.Error) -> FaultError:

@@ -15,10 +15,14 @@ from urllib.parse import parse_qsl
 
 from .._build import build_fault_envelope, build_sync_lead_response
 from .._errors import FaultError, ValidationError
-from .._models import Fault
+from .._models import Fault, SyncLeadResult, SyncStatus
 from .._parse import parse_request, unsupported_operation
 from .._schema import wsdl
+from ._admin import ADMIN_PATH, Admin
 from ._config import SandboxConfig
+from ._faults import FaultRules
+from ._journal import Journal
+from ._record import BODY, REQUEST, RESULT, LeadBook, record_call, rest_user
 from ._rest import RestApi, RestError, route
 from ._service import Clock, SyncService, utc_now
 from ._store import Store
@@ -44,12 +48,19 @@ _HTTP_STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized"}
 # body unread, and the server then drains the body so the client can read the
 # answer instead of meeting a reset connection.
 UNREAD_BODY = "mktows.unread_body"
+# A callback the server may put in the environ: the connection is then closed
+# without an answer (a fault rule's "drop").
+DROP = "mktows.drop"
 
 
 def _refused_unread(environ: WSGIEnvironment) -> None:
     callback = environ.get(UNREAD_BODY)
     if callback is not None:
         callback()
+
+
+class _Dropped(Exception):
+    """A fault rule said: close the connection unanswered."""
 
 
 class _HttpRefusal(Exception):
@@ -107,12 +118,22 @@ class SandboxApp:
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, db: str = ":memory:", *, clock: Clock = utc_now
+        self,
+        config: SandboxConfig | None = None,
+        db: str = ":memory:",
+        *,
+        clock: Clock = utc_now,
+        journal_size: int | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self.store = Store(db)
         self.service = SyncService(self.config, self.store, clock=clock)
         self.rest = RestApi(self.service)
+        self.journal = Journal(journal_size or self.config.journal_size)
+        self.leads = LeadBook(self.journal.size)
+        self.faults = FaultRules(self.config.faults)
+        self.admin = Admin(self, admin_token)
 
     @property
     def in_flight(self) -> int:
@@ -126,8 +147,15 @@ class SandboxApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
+        if path == ADMIN_PATH or path.startswith(ADMIN_PATH + "/"):
+            return self.admin(environ, start_response)
         try:
             status, headers, body, outcome = self._respond(environ)
+        except _Dropped:
+            status, headers, body, outcome = "502 Bad Gateway", [], b"", "dropped"
+            drop = environ.get(DROP)
+            if drop is not None:
+                drop()
         except Exception:  # the last line of defence: never a traceback to the client
             log.exception("sandbox failure")
             if _is_rest(path):
@@ -139,6 +167,12 @@ class SandboxApp:
             else:
                 status, headers, body, outcome = self._fault(Fault.for_code(10001))
         start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        duration = time.perf_counter() - started
+        try:
+            exchange = (status, headers, body, outcome)
+            record_call(self, environ, exchange, duration, self.service.clock)
+        except Exception:  # the journal never costs a caller its answer
+            log.exception("sandbox journal failure")
         log.info(
             "%s %s%s %s %s %.1f ms",
             environ.get("REQUEST_METHOD", "?"),
@@ -146,7 +180,7 @@ class SandboxApp:
             _shown_query(path, environ.get("QUERY_STRING", "")),
             status[:3],
             outcome,
-            (time.perf_counter() - started) * 1000,
+            duration * 1000,
         )
         return [body]
 
@@ -201,8 +235,55 @@ class SandboxApp:
         with self.service.limiter.in_flight():
             body = self._read_body(environ)
             parsed = parse_request(body)
-            result = self.service.handle(parsed.request, ignored=parsed.ignored)
+            request = parsed.request
+            environ[REQUEST] = request
+            result = self._injected_soap(request) if self.faults else None
+            if result is None:
+                result = self.service.handle(request, ignored=parsed.ignored)
+            environ[RESULT] = result
         return "200 OK", _XML_HEADERS, build_sync_lead_response(result), result.status.value
+
+    # -- fault rules ------------------------------------------------------------------
+
+    def _take_fault(self, wire: str, email: str | None, user: str | None) -> str | int | None:
+        """Apply the first matching rule's delay and drop; its code or FAILED error, or None."""
+        injected = self.faults.take(wire=wire, email=email, user=user)
+        if injected is None:
+            return None
+        if injected.delay_ms:
+            time.sleep(injected.delay_ms / 1000)
+        if injected.drop:
+            raise _Dropped
+        if injected.code is not None:
+            return injected.code
+        if injected.status is not None:
+            return injected.error or f"failed on purpose (fault rule {injected.rule_id})"
+        return None
+
+    def _injected_soap(self, request: Any) -> SyncLeadResult | None:
+        user = request.auth.user_id if request.auth is not None else None
+        action = self._take_fault("soap", request.lead.email, user)
+        if isinstance(action, int):
+            raise FaultError(Fault.for_code(action))
+        if isinstance(action, str):
+            failed = SyncStatus.FAILED
+            return SyncLeadResult(lead_id=request.lead.id or 0, status=failed, error=action)
+        return None
+
+    def _rest_body(self, environ: WSGIEnvironment, required: bool) -> bytes:
+        body = self._read_body(environ, required=required)
+        if self.faults:
+            email = None
+            if body:
+                try:
+                    email = json.loads(body)["input"][0].get("email")
+                except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+                    email = None
+            user = rest_user(self, environ)
+            action = self._take_fault("rest", email if isinstance(email, str) else None, user)
+            if isinstance(action, int):
+                raise RestError(action)
+        return body
 
     # -- the REST face ------------------------------------------------------------------
 
@@ -268,7 +349,7 @@ class SandboxApp:
             resource,
             authorization=environ.get("HTTP_AUTHORIZATION"),
             query=query,
-            read_body=lambda: self._read_body(environ, required=resource.takes_body),
+            read_body=lambda: self._rest_body(environ, resource.takes_body),
             form=form,
         )
         return self._rest_answer(data)
@@ -314,6 +395,7 @@ class SandboxApp:
             body: bytes = stream.read(length)
         except OSError:
             body = b""
+        environ[BODY] = body
         if len(body) != length:
             raise _HttpRefusal(
                 "400 Bad Request", f"the body ended after {len(body)} of {length} bytes"
@@ -322,7 +404,12 @@ class SandboxApp:
 
 
 def make_app(
-    config: SandboxConfig | None = None, db: str = ":memory:", *, clock: Clock = utc_now
+    config: SandboxConfig | None = None,
+    db: str = ":memory:",
+    *,
+    clock: Clock = utc_now,
+    journal_size: int | None = None,
+    admin_token: str | None = None,
 ) -> SandboxApp:
     """The sandbox WSGI application over SQLite ``db`` (a file path or ":memory:").
 
@@ -331,5 +418,7 @@ def make_app(
     >>> app.close()
 
     ``clock`` (returning an aware datetime) is what timestamps are checked against.
+    ``journal_size`` caps the call journal (default: the configuration's, 1,000);
+    ``admin_token``, when given, is required as a bearer token on ``/_sandbox/``.
     """
-    return SandboxApp(config, db, clock=clock)
+    return SandboxApp(config, db, clock=clock, journal_size=journal_size, admin_token=admin_token)

@@ -14,8 +14,8 @@ from lxml import etree
 from support import SOAP_HEADERS, SandboxServer, client_for, envelope, post, query
 
 from mktows import FaultError, LeadRecord, SyncStatus
-from mktows._parse import parse_sync_lead_response
 from mktows._models import Fault
+from mktows._parse import parse_sync_lead_response
 
 from ._rest_util import Rest, reason
 
@@ -53,6 +53,12 @@ NS = {
 }
 
 
+def _strings(node: etree._Element, path: str) -> list[str]:
+    found = node.xpath(path, namespaces=NS)
+    assert isinstance(found, list)
+    return [str(item) for item in found]
+
+
 def _fault(response: httpx.Response) -> Fault:
     assert response.status_code == 500, response.text
     fault = parse_sync_lead_response(response.content, status_code=500)
@@ -71,28 +77,31 @@ def test_the_served_wsdl_describes_every_operation_of_2_2(sandbox_server: Sandbo
     response = httpx.get(sandbox_server.url + "?WSDL", timeout=10.0)
     assert response.status_code == 200
     root = etree.fromstring(response.content)
-    assert tuple(root.xpath("w:portType/w:operation/@name", namespaces=NS)) == OPERATIONS_2_2
-    assert tuple(root.xpath("w:binding/w:operation/@name", namespaces=NS)) == OPERATIONS_2_2
-    declared = set(root.xpath("w:types/xs:schema/xs:element/@name", namespaces=NS))
+    assert tuple(_strings(root, "w:portType/w:operation/@name")) == OPERATIONS_2_2
+    assert tuple(_strings(root, "w:binding/w:operation/@name")) == OPERATIONS_2_2
+    declared = set(_strings(root, "w:types/xs:schema/xs:element/@name"))
     for name in OPERATIONS_2_2:
         title = name[0].upper() + name[1:]
-        (operation,) = root.xpath(f"w:binding/w:operation[@name='{name}']", namespaces=NS)
-        assert operation.xpath("soap:operation/@soapAction", namespaces=NS) == [
+        operation = root.find(f"w:binding/w:operation[@name='{name}']", NS)
+        assert operation is not None
+        assert _strings(operation, "soap:operation/@soapAction") == [
             f"http://www.marketo.com/mktows/{name}"
         ]
-        headers = operation.xpath("w:input/soap:header/@part", namespaces=NS)
+        headers = _strings(operation, "w:input/soap:header/@part")
         assert headers == (
             ["authentication", "mktowsContext"] if name == "syncLead" else ["authentication"]
         )
-        (request,) = root.xpath(f"w:message[@name='{title}Request']/w:part", namespaces=NS)
+        request = root.find(f"w:message[@name='{title}Request']/w:part", NS)
+        assert request is not None
         assert (request.get("name"), request.get("element")) == (
             f"params{title}",
             f"tns:params{title}",
         )
-        (answer,) = root.xpath(f"w:message[@name='{title}Response']/w:part", namespaces=NS)
+        answer = root.find(f"w:message[@name='{title}Response']/w:part", NS)
+        assert answer is not None
         assert answer.get("element") == f"tns:success{title}"
         assert {f"params{title}", f"success{title}"} <= declared
-    assert root.xpath("//soap:address/@location", namespaces=NS) == [sandbox_server.url]
+    assert _strings(root, "//soap:address/@location") == [sandbox_server.url]
 
 
 @pytest.mark.parametrize("operation", [op for op in OPERATIONS_2_2 if op != "syncLead"])
@@ -255,7 +264,9 @@ def test_an_unknown_element_without_a_close_match_lists_the_schema(
     sandbox_server: SandboxServer,
 ) -> None:
     body = envelope(sandbox_server, LeadRecord(email="placeholder@example.com"))
-    body = body.replace(b"<Email>placeholder@example.com</Email>", b"<mail_address>x</mail_address>")
+    body = body.replace(
+        b"<Email>placeholder@example.com</Email>", b"<mail_address>x</mail_address>"
+    )
     fault = _fault(post(sandbox_server.url, body))
     assert fault.code == 20109
     assert "<mail_address> in leadRecord is no element of the schema (it holds Id, Email" in (
