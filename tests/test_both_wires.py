@@ -146,7 +146,10 @@ def test_foreign_id_is_the_key_and_updates_the_email(connect: Connect) -> None:
     assert wire.lead(first.lead_id)[:2] == ("new@x.com", "EXT-2")
 
 
-def test_email_is_not_unique_and_the_latest_duplicate_is_updated(connect: Connect) -> None:
+def test_email_is_not_unique_and_duplicates_differ_by_wire(connect: Connect) -> None:
+    """SOAP updates the most recently updated duplicate. REST skips the record with 1007
+    "Multiple leads match the lookup criteria" (Adobe, "Error Codes"): a FAILED result,
+    nothing written."""
     wire = connect()
     older = wire.sync(
         LeadRecord(foreign_sys_person_id="A", foreign_sys_type="CUSTOM", email="dup@x.com")
@@ -158,7 +161,12 @@ def test_email_is_not_unique_and_the_latest_duplicate_is_updated(connect: Connec
     touched = wire.sync(LeadRecord(foreign_sys_person_id="A", foreign_sys_type="CUSTOM"))
     assert touched.lead_id == older.lead_id
     by_email = wire.sync(LeadRecord(email="dup@x.com", attributes={"Title": "Chief"}))
-    assert (by_email.status, by_email.lead_id) == (SyncStatus.UPDATED, older.lead_id)
+    if wire.name == "soap":
+        assert (by_email.status, by_email.lead_id) == (SyncStatus.UPDATED, older.lead_id)
+    else:
+        assert (by_email.status, by_email.lead_id) == (SyncStatus.FAILED, 0)
+        assert by_email.error == "1007: Multiple leads match the lookup criteria"
+        assert all("Chief" not in attrs for (attrs,) in wire.rows("SELECT attrs FROM leads"))
 
 
 def test_the_cookie_is_associated_with_the_synced_lead(connect: Connect) -> None:
@@ -222,22 +230,50 @@ def test_an_assignment_rule_picks_a_new_leads_partition(connect: Connect) -> Non
 
 
 def test_a_lead_outside_the_primary_partition_is_not_updated(connect: Connect) -> None:
+    """Keyed by ForeignSysPersonId, on both wires. REST: 1010 "Partition update not
+    allowed" (Adobe, "Leads" > Sync Leads: "the API returns an error if the lead does not
+    exist in the specified partition")."""
+    wire = connect()
+    key = {"foreign_sys_person_id": "P-1", "foreign_sys_type": "CUSTOM"}
+    home = wire.sync(LeadRecord(email="home@x.com", attributes={"Title": "Before"}, **key))
+    result = wire.sync(LeadRecord(attributes={"Title": "After"}, **key), workspace="Europe")
+    assert (result.status, result.lead_id) == (SyncStatus.FAILED, home.lead_id)
+    assert result.error is not None
+    assert "partition" in result.error.lower()
+    if wire.name == "rest":
+        assert result.error == "1010: Partition update not allowed"
+    assert "Before" in wire.rows("SELECT attrs FROM leads")[0][0]
+
+
+def test_an_id_keyed_lead_and_the_workspace(connect: Connect) -> None:
+    """SOAP: an Id outside the workspace's primary partition is FAILED. REST: an Id goes
+    as updateOnly with lookupField id and no partitionName (Adobe: id "only with the
+    updateOnly action"; partitionName "works only when action is createOnly or
+    createOrUpdate"), so the lead is updated where it is."""
     wire = connect()
     home = wire.sync(LeadRecord(email="home@x.com", attributes={"Title": "Before"}))
     result = wire.sync(
         LeadRecord(id=home.lead_id, attributes={"Title": "After"}), workspace="Europe"
     )
-    assert result.status is SyncStatus.FAILED
-    assert result.error is not None
-    assert "partition" in result.error
-    assert "Before" in wire.rows("SELECT attrs FROM leads")[0][0]
+    if wire.name == "soap":
+        assert result.status is SyncStatus.FAILED
+        assert result.error is not None
+        assert "partition" in result.error
+        assert "Before" in wire.rows("SELECT attrs FROM leads")[0][0]
+    else:
+        assert (result.status, result.lead_id) == (SyncStatus.UPDATED, home.lead_id)
+        assert "After" in wire.rows("SELECT attrs FROM leads")[0][0]
+    assert wire.lead(home.lead_id)[2] == "Default"
 
 
-def test_a_lead_matched_by_email_ignores_the_workspace(connect: Connect) -> None:
+def test_a_lead_matched_by_email_and_the_workspace(connect: Connect) -> None:
+    """SOAP: a lead matched by Email is updated in whatever partition it is. REST: the
+    named partition must hold it: 1010."""
     wire = connect()
     home = wire.sync(LeadRecord(email="stay@x.com"))
     result = wire.sync(LeadRecord(email="stay@x.com"), workspace="Europe")
-    assert (result.status, result.lead_id) == (SyncStatus.UPDATED, home.lead_id)
+    expected = {"soap": SyncStatus.UPDATED, "rest": SyncStatus.FAILED}[wire.name]
+    assert (result.status, result.lead_id) == (expected, home.lead_id)
     assert wire.lead(home.lead_id)[2] == "Default"
 
 

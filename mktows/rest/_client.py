@@ -11,10 +11,11 @@ import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
+from .._errors import MktowsError
 from .._flow import Flow, Send
 from .._models import LeadRecord, Secret, SyncLeadResult
 from .._retry import RetryPolicy
@@ -28,6 +29,7 @@ from .._shell import (
     parse_url,
     utc_now,
 )
+from ._batch import MAX_BATCH, batch_flow
 from ._flow import rest_flow
 from ._settings import RestSettings, RestState, TokenCache
 
@@ -112,6 +114,30 @@ class _Rest(ShellParts):
             deadline=self.deadline,
         )
 
+    def _batch_flow(
+        self,
+        leads: Sequence[LeadRecord],
+        return_lead: bool,
+        workspace: str | None,
+        marketo_cookies: Sequence[str | None] | None,
+        batch_size: int,
+    ) -> Flow[list[SyncLeadResult | MktowsError]]:
+        self._check_open()
+        return batch_flow(
+            leads,
+            settings=self.settings,
+            state=self._state,
+            return_lead=return_lead,
+            workspace=workspace,
+            marketo_cookies=marketo_cookies,
+            batch_size=batch_size,
+            policy=self.retry,
+            clock=self._clock,
+            monotonic=time.monotonic,
+            random=self._random.random,
+            deadline=self.deadline,
+        )
+
 
 class RestClient(_Rest, SyncShell):
     """A synchronous syncLead client over Marketo's REST API, on ``httpx.Client``.
@@ -176,6 +202,31 @@ class RestClient(_Rest, SyncShell):
         """
         return self._drive(self._flow(lead, return_lead, workspace, marketo_cookie))
 
+    def sync_leads_batch(
+        self,
+        leads: Sequence[LeadRecord],
+        *,
+        return_lead: bool = False,
+        workspace: str | None = None,
+        marketo_cookies: Sequence[str | None] | None = None,
+        batch_size: int = MAX_BATCH,
+    ) -> list[SyncLeadResult | MktowsError]:
+        """Insert or update many leads in Sync Leads calls of up to ``batch_size``
+        (at most 300) records; one outcome per lead, in input order.
+
+        An outcome is a SyncLeadResult (FAILED for a skipped record: 1007 several
+        leads match, 1008/1010 partition ...) or the error of that lead alone
+        (ValidationError for a lead that cannot be sent, LeadNotFoundError,
+        UnknownAttributeError, or its call's error after the retries); nothing is
+        raised for one lead. Leads sharing a key go in separate calls, in order.
+        ``marketo_cookies`` holds one cookie (or None) per lead; ``return_lead``
+        reads the leads back with Get Leads by Filter Type, 300 ids a call.
+        A workspace without a partition mapping raises ValidationError (nothing sent).
+        """
+        return self._drive(
+            self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
+        )
+
 
 class AsyncRestClient(_Rest, AsyncShell):
     """The asyncio twin of :class:`RestClient`, over ``httpx.AsyncClient``.
@@ -228,3 +279,17 @@ class AsyncRestClient(_Rest, AsyncShell):
     ) -> SyncLeadResult:
         """Insert or update one lead; see :meth:`RestClient.sync_lead`."""
         return await self._adrive(self._flow(lead, return_lead, workspace, marketo_cookie))
+
+    async def sync_leads_batch(
+        self,
+        leads: Sequence[LeadRecord],
+        *,
+        return_lead: bool = False,
+        workspace: str | None = None,
+        marketo_cookies: Sequence[str | None] | None = None,
+        batch_size: int = MAX_BATCH,
+    ) -> list[SyncLeadResult | MktowsError]:
+        """Insert or update many leads; see :meth:`RestClient.sync_leads_batch`."""
+        return await self._adrive(
+            self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
+        )

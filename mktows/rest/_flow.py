@@ -101,7 +101,7 @@ class _Call:
 
     def exchange(self, request: _Request, *, authorized: bool = True) -> Flow[Any]:
         """Send ``request`` and parse its answer, retrying per the policy; a refused
-        token (600/601/602) is renewed and the request sent again, once.
+        token (601/602) is renewed and the request sent again, once.
         """
         tries = renewed = 0
         while True:
@@ -200,21 +200,26 @@ def _optional_text(value: object, field: str) -> None:
         raise ValidationError(f"{field} is empty; give a value or leave it out", field=field)
 
 
-def _run(
-    call: _Call, plan: SyncPlan, lead: LeadRecord, return_lead: bool, cookie: str | None
-) -> Flow[SyncLeadResult]:
-    base = call.settings.rest_url
+def describe(call: _Call) -> Flow[Catalog]:
+    """The lead schema: the client's, or read with Describe once per client."""
     catalog = call.state.catalog
     if catalog is None:
         catalog = yield from call.exchange(
             _Request(
-                url=f"{base}/v1/leads/describe.json",
+                url=f"{call.settings.rest_url}/v1/leads/describe.json",
                 label="describe",
                 parse=lambda data, status: parse_describe(data, status_code=status),
             )
         )
         call.state.catalog = catalog
-    schema: Catalog = catalog  # narrowed, for the closures below
+    return catalog
+
+
+def _run(
+    call: _Call, plan: SyncPlan, lead: LeadRecord, return_lead: bool, cookie: str | None
+) -> Flow[SyncLeadResult]:
+    base = call.settings.rest_url
+    schema: Catalog = yield from describe(call)
     result: SyncLeadResult = yield from call.exchange(
         _Request(
             url=f"{base}/v1/leads.json",

@@ -76,6 +76,7 @@ class Mode(enum.Enum):
     UPSERT = "createOrUpdate"
     CREATE = "createOnly"
     UPDATE = "updateOnly"
+    DUPLICATE = "createDuplicate"  # REST: always a new lead, whatever matches
 
 
 class Outcome(enum.Enum):
@@ -87,6 +88,7 @@ class Outcome(enum.Enum):
     EXISTS = "exists"  # CREATE and a lead matched
     WRONG_PARTITION = "wrong partition"  # matched by a unique key outside the required one
     FOREIGN_ID_TAKEN = "foreign id taken"  # the ForeignSysPersonId is another lead's
+    MULTIPLE = "multiple"  # REST: several leads match the lookup Email (1007)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +105,15 @@ class Keys:
 class Placement:
     """Partition rules of one sync (SPEC §3). A new lead goes to ``partition`` when
     given, else to the first matching assignment rule's, else to ``fallback``. A lead
-    matched by a unique key (not by Email) must be in ``required`` when that is given.
+    matched by a unique key (not by Email) must be in ``required`` when that is given;
+    ``strict`` (REST): by Email too ("the API returns an error if the lead does not
+    exist in the specified partition", Adobe, "Leads").
     """
 
     fallback: str
     required: str | None = None
     partition: str | None = None
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +281,16 @@ class SyncService:
         """
         with self.store.transaction() as tx:
             found, via = self._match(tx, keys, lookup, cookie)
+            if mode is Mode.DUPLICATE:
+                found = None
+            elif (
+                found is not None
+                and lookup is Lookup.EMAIL
+                and mode is not Mode.CREATE
+                and len(tx.listed(email=found.email, limit=2)) > 1
+            ):
+                # REST updates only a lead its key matches alone (1007); SOAP the latest.
+                return Upserted(Outcome.MULTIPLE, None, via)
             if found is None:
                 if mode is Mode.UPDATE or via is Lookup.ID:
                     return Upserted(Outcome.NOT_FOUND, None)
@@ -321,6 +336,11 @@ class SyncService:
         with self.store.transaction() as tx:
             return tx.by_id(lead_id)
 
+    def leads_by_email(self, email: str) -> list[LeadRow]:
+        """The stored leads with this Email (case-insensitive), by Id."""
+        with self.store.transaction() as tx:
+            return tx.listed(email=email, limit=1000)
+
     def _partition(self, email: str | None, attrs: Mapping[str, str], placement: Placement) -> str:
         if placement.partition is not None:
             return placement.partition
@@ -356,7 +376,8 @@ class SyncService:
     ) -> Upserted | None:
         """Why an update must not happen, or None."""
         required = placement.required
-        if required is not None and via is not Lookup.EMAIL and found.partition != required:
+        by_key = via is not Lookup.EMAIL or placement.strict
+        if required is not None and by_key and found.partition != required:
             return Upserted(Outcome.WRONG_PARTITION, found, via)
         fsp_id = keys.fsp_id
         if via is not Lookup.FOREIGN_ID and fsp_id is not None and fsp_id != found.fsp_id:

@@ -334,17 +334,16 @@ class SandboxApp:
         form = method == "POST" and ("_method", "GET") in query and "GET" in resource.methods
         if form:
             method = "GET"
-        if method not in resource.methods:
-            allowed = ", ".join(resource.methods)
-            raise _HttpRefusal(
-                "405 Method Not Allowed", f"{path} answers {allowed}", ("Allow", allowed)
-            )
+        if method not in resource.methods:  # Adobe answers JSON: 605, not an HTTP 405
+            _refused_unread(environ)
+            detail = f"{path} answers {', '.join(resource.methods)}"
+            return self._rest_answer(self.rest.error(RestError(605, detail)))
+        resource = resource.for_method(method)
         wanted = _FORM if form else "application/json"
         if (resource.takes_body or form) and _media(environ) != wanted:
-            _refused_unread(environ)
-            raise _HttpRefusal(
-                "415 Unsupported Media Type", f"send the body as Content-Type: {wanted}"
-            )
+            _refused_unread(environ)  # Adobe answers JSON: 612, not an HTTP 415
+            detail = f"send the body as Content-Type: {wanted}"
+            return self._rest_answer(self.rest.error(RestError(612, detail)))
         data = self.rest.call(
             resource,
             authorization=environ.get("HTTP_AUTHORIZATION"),

@@ -1,4 +1,4 @@
-"""The REST package's layers: imports point one way, settings <- parse <- build <- flow <-
+"""The REST package's layers: imports point one way, settings <- parse <- build <- flow <- batch <-
 client (tests/test_package.py keeps the pure ones free of I/O and the whole free of cycles).
 """
 
@@ -12,7 +12,7 @@ import pytest
 import mktows.rest
 
 PACKAGE = Path(mktows.rest.__file__).parent
-LAYERS = ["_settings", "_parse", "_build", "_flow", "_client", "__init__"]
+LAYERS = ["_settings", "_parse", "_build", "_flow", "_batch", "_client", "__init__"]
 
 
 def _siblings(name: str) -> set[str]:

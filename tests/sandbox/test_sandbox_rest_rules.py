@@ -74,8 +74,9 @@ EXISTING = {"email": "old@x.com", "externalId": "X1"}
         pytest.param("updateOnly", "id", {"id": 1}, "updated", id="update-by-id"),
         pytest.param("updateOnly", "id", {"id": 999}, "1004", id="update-unknown-id"),
         pytest.param("updateOnly", "externalId", {"externalId": "X9"}, "1004", id="update-no-fid"),
-        pytest.param("createOrUpdate", "id", {"id": 999}, "1004", id="upsert-unknown-id"),
-        pytest.param("createOrUpdate", "id", {"id": 1}, "updated", id="upsert-by-id"),
+        # Adobe, "Leads" > Sync Leads: id "only with the updateOnly action" (else 1003).
+        pytest.param("createOrUpdate", "id", {"id": 999}, "1003", id="upsert-unknown-id"),
+        pytest.param("createOrUpdate", "id", {"id": 1}, "1003", id="upsert-by-id"),
         pytest.param(
             "createOrUpdate", "externalId", {"externalId": "X2"}, "created", id="upsert-new-fid"
         ),
@@ -115,21 +116,22 @@ def test_actions_and_lookup_fields(
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "code", "message"),
     [
-        pytest.param({"lookupField": "firstName"}, "Invalid lookupField", id="lookup-other-field"),
-        pytest.param({"lookupField": "shoe"}, "Invalid lookupField", id="lookup-unknown"),
-        pytest.param({"lookupField": 7}, "Invalid lookupField", id="lookup-not-string"),
-        pytest.param({"action": "upsert"}, "action must be one of", id="unknown-action"),
-        pytest.param({"action": None}, "action must be one of", id="action-null"),
-        pytest.param({"partitionName": ["EU"]}, "partitionName must be", id="partition-list"),
+        # Adobe 1011 "Field '%s' not supported": a lookup field it does not support.
+        pytest.param({"lookupField": "firstName"}, "1011", "'firstName'", id="lookup-other-field"),
+        pytest.param({"lookupField": "shoe"}, "1011", "'shoe'", id="lookup-unknown"),
+        pytest.param({"lookupField": 7}, "1011", "lookupField", id="lookup-not-string"),
+        pytest.param({"action": "upsert"}, "1003", "action must be one of", id="unknown-action"),
+        pytest.param({"action": None}, "1003", "action must be one of", id="action-null"),
+        pytest.param({"partitionName": ["EU"]}, "1003", "partitionName must", id="partition-list"),
     ],
 )
-def test_call_level_1003(
-    rest: Rest, sandbox_server: SandboxServer, options: dict[str, Any], message: str
+def test_call_level_refusals(
+    rest: Rest, sandbox_server: SandboxServer, options: dict[str, Any], code: str, message: str
 ) -> None:
     data = rest.post_json("leads.json", {**options, "input": [{"email": "a@x.com"}]})
-    assert error_code(data) == "1003"
+    assert error_code(data) == code
     assert message in data["errors"][0]["message"]
     assert count(sandbox_server) == 0
 
@@ -151,10 +153,29 @@ def test_several_inputs_answer_in_order(rest: Rest, sandbox_server: SandboxServe
     assert count(sandbox_server) == 1
 
 
+def test_three_hundred_inputs_answer_in_input_order(
+    rest: Rest, sandbox_server: SandboxServer
+) -> None:
+    # Adobe, "Error Codes" > Record-Level: "Records in the result array appear in the same
+    # order as records in the request input array"; Sync Leads takes up to 300.
+    records: list[dict[str, Any]] = [{"email": f"n{n}@x.com"} for n in range(300)]
+    records[150] = {"email": "n150@x.com", "shoeSize": 1}
+    results = rest.sync(records)
+    assert len(results) == 300
+    assert [r.get("id") for r in results[:3]] == [1, 2, 3]
+    assert reason(results[150]) == "1006"
+    assert results[151] == {"id": 151, "status": "created"}
+    assert count(sandbox_server) == 299
+
+
 def test_id_lookup_updates_foreign_id_and_email(rest: Rest, sandbox_server: SandboxServer) -> None:
     a = rest.sync_one({"email": "a@x.com"})  # no foreign id yet
     b = rest.sync_one({"email": "b@x.com", "externalId": "B1"})
-    res = rest.sync_one({"id": a["id"], "email": "b@x.com", "externalId": "A2"}, lookupField="id")
+    res = rest.sync_one(
+        {"id": a["id"], "email": "b@x.com", "externalId": "A2"},
+        lookupField="id",
+        action="updateOnly",
+    )
     assert res == {"id": a["id"], "status": "updated"}
     assert row(sandbox_server, a["id"])[:3] == ("b@x.com", "A2", "CUSTOM")
     assert row(sandbox_server, b["id"])[:3] == ("b@x.com", "B1", "CUSTOM")
@@ -175,22 +196,26 @@ def test_foreign_id_lookup_updates_email_and_keeps_the_soap_type(
 @pytest.mark.parametrize(
     ("lookup", "record", "names_lead"),
     [
-        pytest.param("id", {"id": 1, "externalId": "B1"}, True, id="id-lookup"),
+        pytest.param("id", {"id": 1, "externalId": "B1"}, True, id="id-lookup"),  # updateOnly
         pytest.param("email", {"email": "a@x.com", "externalId": "B1"}, True, id="email-update"),
         pytest.param("email", {"email": "new@x.com", "externalId": "B1"}, False, id="email-new"),
     ],
 )
-def test_foreign_id_of_another_lead_is_1016(
+def test_foreign_id_of_another_lead_is_1003(
     rest: Rest,
     sandbox_server: SandboxServer,
     lookup: str,
     record: dict[str, Any],
     names_lead: bool,
 ) -> None:
+    # 1016 is Adobe's "Too many imports": a clash of a unique key is invalid data (1003).
     rest.sync([{"email": "a@x.com", "externalId": "A1"}, {"email": "b@x.com", "externalId": "B1"}])
-    result = rest.sync_one({**record, "title": "X"}, lookupField=lookup)
-    assert reason(result) == "1016"
-    assert result["reasons"][0]["message"] == "ForeignSysPersonId already belongs to lead 2"
+    action = "updateOnly" if lookup == "id" else "createOrUpdate"
+    result = rest.sync_one({**record, "title": "X"}, lookupField=lookup, action=action)
+    assert reason(result) == "1003"
+    assert result["reasons"][0]["message"] == (
+        "Invalid data: 'externalId' already belongs to lead 2"
+    )
     assert result.get("id") == (1 if names_lead else None)
     assert query(sandbox_server.db_path, "SELECT id, fsp_id, attrs FROM leads") == [
         (1, "A1", "{}"),
@@ -198,12 +223,30 @@ def test_foreign_id_of_another_lead_is_1016(
     ]
 
 
-def test_email_duplicates_update_the_most_recently_updated(rest: Rest) -> None:
+@pytest.mark.parametrize("action", ["createOrUpdate", "updateOnly"])
+def test_email_duplicates_are_skipped_1007(
+    rest: Rest, sandbox_server: SandboxServer, action: str
+) -> None:
+    # Adobe 1007 "Multiple leads match the lookup criteria. Updates can only be performed
+    # when the key matches a single record" (SOAP updates the most recent: see
+    # tests/test_both_wires.py).
     one = rest.sync_one({"email": "dup@x.com", "externalId": "D1"}, lookupField="externalId")
     two = rest.sync_one({"email": "dup@x.com", "externalId": "D2"}, lookupField="externalId")
-    assert rest.sync_one({"email": "dup@x.com"})["id"] == two["id"]
-    rest.sync_one({"externalId": "D1", "city": "Rome"}, lookupField="externalId")
-    assert rest.sync_one({"email": "dup@x.com"})["id"] == one["id"]
+    result = rest.sync_one({"email": "DUP@x.com", "city": "Rome"}, action=action)
+    assert reason(result) == "1007"
+    assert result["reasons"][0]["message"] == "Multiple leads match the lookup criteria"
+    assert "id" not in result
+    assert [row(sandbox_server, n)[4] for n in (one["id"], two["id"])] == ["{}", "{}"]
+    assert count(sandbox_server) == 2
+
+
+def test_create_duplicate_always_creates(rest: Rest, sandbox_server: SandboxServer) -> None:
+    first = rest.sync_one({"email": "twin@x.com"})
+    again = rest.sync_one({"email": "twin@x.com"}, action="createDuplicate")
+    assert again["status"] == "created"
+    assert again["id"] != first["id"]
+    assert count(sandbox_server) == 2
+    assert reason(rest.sync_one({"email": "twin@x.com"})) == "1007"
 
 
 @pytest.mark.parametrize(
@@ -282,12 +325,12 @@ def test_a_float_that_overflows_is_1003(make_sandbox_server: MakeSandboxServer, 
 )
 def test_bad_id_values(rest: Rest, id_value: Any) -> None:
     rest.sync_one({"email": "a@x.com"})
-    assert reason(rest.sync_one({"id": id_value}, lookupField="id")) == "1003"
+    assert reason(rest.sync_one({"id": id_value}, lookupField="id", action="updateOnly")) == "1003"
 
 
 def test_id_as_digits_text_is_accepted(rest: Rest) -> None:
     rest.sync_one({"email": "a@x.com"})
-    assert rest.sync_one({"id": "1", "title": "T"}, lookupField="id") == {
+    assert rest.sync_one({"id": "1", "title": "T"}, lookupField="id", action="updateOnly") == {
         "id": 1,
         "status": "updated",
     }
@@ -325,7 +368,9 @@ def ws_server(make_sandbox_server: MakeSandboxServer) -> SandboxServer:
         pytest.param("US", "n@acme.fr", "US", id="named-beats-rule"),
         pytest.param(None, "n@acme.fr", "EU-Archive", id="rule"),
         pytest.param(None, "n@x.com", "Default", id="default-primary"),
-        pytest.param("Nowhere", "n@x.com", "1013", id="unknown"),
+        # 1013 is Adobe's "Object not found" (lists, campaigns): a partition the API user
+        # cannot reach is 1008 "Access denied to partition".
+        pytest.param("Nowhere", "n@x.com", "1008", id="unknown"),
     ],
 )
 def test_new_leads_and_partition_name(
@@ -334,9 +379,9 @@ def test_new_leads_and_partition_name(
     options = {"partitionName": partition} if partition else {}
     with Rest(ws_server) as rest:
         result = rest.sync_one({"email": email}, **options)
-    if expected == "1013":
-        assert reason(result) == "1013"
-        assert result["reasons"][0]["message"] == "Partition 'Nowhere' not found"
+    if expected == "1008":
+        assert reason(result) == "1008"
+        assert result["reasons"][0]["message"] == "Access denied to partition 'Nowhere'"
         assert count(ws_server) == 0
     else:
         assert result["status"] == "created"
@@ -346,11 +391,16 @@ def test_new_leads_and_partition_name(
 @pytest.mark.parametrize(
     ("lookup", "partition", "expected"),
     [
-        pytest.param("id", "US", "1015", id="id-elsewhere"),
-        pytest.param("externalId", "US", "1015", id="foreign-id-elsewhere"),
-        pytest.param("email", "US", "updated", id="email-updates-where-it-is"),
-        pytest.param("id", "EU", "updated", id="id-in-partition"),
+        # Adobe, "Leads" > Sync Leads: "During an update, the API returns an error if the
+        # lead does not exist in the specified partition" (1010: "already exists in a
+        # separate lead partition"), matched by Email too; partitionName "works only when
+        # action is createOnly or createOrUpdate", and id only with updateOnly.
+        pytest.param("externalId", "US", "1010", id="foreign-id-elsewhere"),
+        pytest.param("email", "US", "1010", id="email-elsewhere"),
+        pytest.param("email", "EU", "updated", id="email-in-partition"),
+        pytest.param("externalId", "EU", "updated", id="foreign-id-in-partition"),
         pytest.param("id", None, "updated", id="id-no-partition"),
+        pytest.param("id", "EU", "1003", id="id-with-partition"),
     ],
 )
 def test_existing_leads_and_partition_name(
@@ -361,14 +411,15 @@ def test_existing_leads_and_partition_name(
         record = {"id": made["id"], "email": "eu@x.com", "externalId": "EU1"}
         keep = {"id": "id", "email": "email", "externalId": "externalId"}[lookup]
         options: dict[str, Any] = {"lookupField": lookup}
+        if lookup == "id":
+            options["action"] = "updateOnly"
         if partition:
             options["partitionName"] = partition
         result = rest.sync_one({keep: record[keep], "city": "Paris"}, **options)
     assert row(ws_server, made["id"])[3] == "EU"  # never moved
-    if expected == "1015":
-        assert reason(result) == "1015"
-        assert result["id"] == made["id"]
-        assert result["reasons"][0]["message"] == "Lead is in partition 'EU', not 'US'"
+    if expected in ("1010", "1003"):
+        assert reason(result) == expected
+        assert result.get("id") == (made["id"] if expected == "1010" else None)
         assert row(ws_server, made["id"])[4] == "{}"
     else:
         assert result == {"id": made["id"], "status": "updated"}
@@ -387,10 +438,19 @@ def test_partitions_when_workspaces_are_off(
         result = rest.sync_one({"email": "w@x.com"}, partitionName=partition)
     assert (result["status"] == "created") is ok
     if not ok:
-        assert reason(result) == "1013"
+        assert reason(result) == "1008"
 
 
 # -- Describe -------------------------------------------------------------------------
+
+
+def test_describe_omits_rest_for_a_field_rest_cannot_write(rest: Rest) -> None:
+    # Adobe, "Leads" > Describe: "The REST child objects appear only when the field is
+    # valid for the corresponding API".
+    (inferred,) = [f for f in rest.describe() if f["soap"]["name"] == "InferredCompany"]
+    assert "rest" not in inferred
+    result = rest.sync_one({"email": "i@x.com", "inferredCompany": "Acme"})
+    assert reason(result) == "1006"
 
 
 def test_describe_names_every_field_in_both_apis(make_sandbox_server: MakeSandboxServer) -> None:
@@ -404,12 +464,15 @@ def test_describe_names_every_field_in_both_apis(make_sandbox_server: MakeSandbo
     by_soap = {f["soap"]["name"]: f for f in fields}
     assert len(fields) == len(by_soap) == 3 + len(STANDARD_FIELDS) + 2
     assert len({f["id"] for f in fields}) == len(fields)
-    assert len({f["rest"]["name"].lower() for f in fields}) == len(fields)
+    rest_fields = [f for f in fields if "rest" in f]
+    assert len(rest_fields) == len(fields) - 1  # InferredCompany is SOAP-only
+    assert len({f["rest"]["name"].lower() for f in rest_fields}) == len(rest_fields)
     for f in fields:
         assert f["dataType"] in ATTR_TYPES
         assert f["displayName"]
+    for f in rest_fields:
         assert isinstance(f["rest"]["readOnly"], bool)
-    names = {soap: f["rest"]["name"] for soap, f in by_soap.items()}
+    names = {f["soap"]["name"]: f["rest"]["name"] for f in rest_fields}
     assert names["Id"] == "id"
     assert names["Email"] == "email"
     assert names["ForeignSysPersonId"] == "crmId"
@@ -522,8 +585,9 @@ def test_associate_moves_the_cookie_and_soap_sees_it(
     ("lead_id", "params", "code"),
     [
         pytest.param(99, {"cookie": "c"}, "1004", id="unknown-lead"),
-        pytest.param(1, {}, "1003", id="no-cookie"),
-        pytest.param(1, {"cookie": " "}, "1003", id="blank-cookie"),
+        # Adobe 1012 "Invalid cookie value" (Associate Lead).
+        pytest.param(1, {}, "1012", id="no-cookie"),
+        pytest.param(1, {"cookie": " "}, "1012", id="blank-cookie"),
     ],
 )
 def test_associate_errors(
