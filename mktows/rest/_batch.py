@@ -127,7 +127,7 @@ def batch_flow(
     monotonic: Callable[[], float],
     random: Callable[[], float],
     deadline: float,
-) -> Flow[list[Outcome]]:
+) -> Flow[list[Outcome]] | list[Outcome]:
     """Sync ``leads`` in Sync Leads calls of up to ``batch_size`` (at most 300) records,
     grouped by action, lookup field and partition; one outcome per lead, in input order:
     a SyncLeadResult (FAILED for a skipped record) or the MktowsError of that lead (a
@@ -137,6 +137,7 @@ def batch_flow(
     ``return_lead`` reads the synced leads back with Get Leads by Filter Type
     (``filterType=id``), up to 300 ids a call. Each exchange has its own ``deadline``.
     A workspace without a partition mapping raises ValidationError before anything is sent.
+    When no lead can be sent at all, the outcomes are returned at once, not as a flow.
     """
     if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
         raise ConfigError(f"batch_size must be 1 to {MAX_BATCH}, got {batch_size!r}")
@@ -178,6 +179,8 @@ def batch_flow(
         except ConfigError as exc:
             batch.outcomes[row] = exc
             plans.append(None)
+    if all(plan is None for plan in plans):
+        return [outcome for outcome in batch.outcomes if outcome is not None]
     return _run(batch, leads, plans, cookies, return_lead, batch_size)
 
 
@@ -189,8 +192,12 @@ def _run(
     return_lead: bool,
     batch_size: int,
 ) -> Flow[list[Outcome]]:
-    if any(plan is not None for plan in plans):
-        catalog: Catalog = yield from describe(batch.make_call())
+    try:
+        catalog: Catalog | None = yield from describe(batch.make_call())
+    except MktowsError as exc:  # no lead can be sent: each gets the error
+        catalog = None
+        batch.outcomes = [exc if outcome is None else outcome for outcome in batch.outcomes]
+    if catalog is not None:
         yield from _sync_all(batch, leads, plans, catalog, batch_size)
         yield from _associate(batch, cookies)
         if return_lead:

@@ -121,7 +121,7 @@ class _Rest(ShellParts):
         workspace: str | None,
         marketo_cookies: Sequence[str | None] | None,
         batch_size: int,
-    ) -> Flow[list[SyncLeadResult | MktowsError]]:
+    ) -> Flow[list[SyncLeadResult | MktowsError]] | list[SyncLeadResult | MktowsError]:
         self._check_open()
         return batch_flow(
             leads,
@@ -223,9 +223,8 @@ class RestClient(_Rest, SyncShell):
         reads the leads back with Get Leads by Filter Type, 300 ids a call.
         A workspace without a partition mapping raises ValidationError (nothing sent).
         """
-        return self._drive(
-            self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
-        )
+        flow = self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
+        return flow if isinstance(flow, list) else self._drive(flow)
 
 
 class AsyncRestClient(_Rest, AsyncShell):
@@ -290,6 +289,5 @@ class AsyncRestClient(_Rest, AsyncShell):
         batch_size: int = MAX_BATCH,
     ) -> list[SyncLeadResult | MktowsError]:
         """Insert or update many leads; see :meth:`RestClient.sync_leads_batch`."""
-        return await self._adrive(
-            self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
-        )
+        flow = self._batch_flow(leads, return_lead, workspace, marketo_cookies, batch_size)
+        return flow if isinstance(flow, list) else await self._adrive(flow)

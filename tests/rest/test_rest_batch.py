@@ -1,0 +1,210 @@
+"""sync_leads_batch against the sandbox over loopback: up to 300 leads a Sync Leads call,
+one outcome per lead in input order, keys never shared within a call, leads read back
+300 ids a call, cookies per lead."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from support import MakeSandboxServer, SandboxServer, query
+
+from mktows import (
+    AuthenticationError,
+    ConfigError,
+    LeadNotFoundError,
+    LeadRecord,
+    SyncStatus,
+    UnknownAttributeError,
+    ValidationError,
+)
+from mktows._models import SyncLeadResult
+from mktows.rest._batch import key_values
+from mktows.rest._client import AsyncRestClient, RestClient
+from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
+
+Sent = list[httpx.Request]
+
+
+def _client(server: SandboxServer, sent: Sent, **options: Any) -> RestClient:
+    http = httpx.Client(event_hooks={"request": [sent.append]}, timeout=10)
+    return RestClient(
+        server.rest_url,
+        server.identity_url,
+        options.pop("client_id", DEFAULT_CLIENT_ID),
+        options.pop("secret", DEFAULT_CLIENT_SECRET),
+        http_client=http,
+        foreign_id_field="externalId",
+        **options,
+    )
+
+
+def _syncs(sent: Sent) -> list[dict[str, Any]]:
+    return [
+        json.loads(r.content)
+        for r in sent
+        if r.method == "POST" and r.url.path == "/rest/v1/leads.json"
+    ]
+
+
+def _created(outcomes: list[Any]) -> list[int]:
+    assert all(isinstance(o, SyncLeadResult) for o in outcomes), outcomes
+    return [o.lead_id for o in outcomes]
+
+
+def test_650_leads_take_three_calls_and_answer_in_order(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    leads = [LeadRecord(email=f"b{n}@x.com", attributes={"City": f"C{n}"}) for n in range(650)]
+    with _client(sandbox_server, sent) as client:
+        outcomes = client.sync_leads_batch(leads, return_lead=True)
+    assert [len(body["input"]) for body in _syncs(sent)] == [300, 300, 50]
+    assert _created(outcomes) == list(range(1, 651))
+    assert outcomes[649].lead is not None
+    assert outcomes[649].lead.attributes.typed("City") == "C649"
+    reads = [r for r in sent if r.method == "GET" and r.url.path == "/rest/v1/leads.json"]
+    assert len(reads) == 3  # Get Leads by Filter Type, 300 ids a call
+    assert reads[0].url.params["filterType"] == "id"
+    assert len(reads[0].url.params["filterValues"].split(",")) == 300
+
+
+def test_batch_size_is_at_most_300(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    with _client(sandbox_server, sent) as client:
+        with pytest.raises(ConfigError, match="1 to 300"):
+            client.sync_leads_batch([LeadRecord(email="a@x.com")], batch_size=301)
+        outcomes = client.sync_leads_batch(
+            [LeadRecord(email=f"s{n}@x.com") for n in range(5)], batch_size=2
+        )
+    assert [len(body["input"]) for body in _syncs(sent)] == [2, 2, 1]
+    assert _created(outcomes) == [1, 2, 3, 4, 5]
+
+
+def test_leads_sharing_a_key_never_share_a_call(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    leads = [
+        LeadRecord(email="same@x.com", attributes={"Title": "A"}),
+        LeadRecord(email="other@x.com"),
+        LeadRecord(email="SAME@x.com", attributes={"Title": "B"}),
+    ]
+    with _client(sandbox_server, sent) as client:
+        outcomes = client.sync_leads_batch(leads)
+    assert [len(body["input"]) for body in _syncs(sent)] == [2, 1]
+    assert [(o.status, o.lead_id) for o in outcomes] == [
+        (SyncStatus.CREATED, 1),
+        (SyncStatus.CREATED, 2),
+        (SyncStatus.UPDATED, 1),
+    ]
+    assert query(sandbox_server.db_path, "SELECT attrs FROM leads WHERE id = 1") == [
+        ('{"Title": "B"}',)
+    ]
+
+
+def test_each_lead_keeps_its_own_outcome(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    with _client(sandbox_server, sent, partitions={"Default": "Default"}) as client:
+        client.sync_leads_batch([LeadRecord(email="one@x.com")])
+        outcomes = client.sync_leads_batch(
+            [
+                LeadRecord(id=1, attributes={"Title": "By id"}),
+                LeadRecord(id=999),
+                LeadRecord(email="new@x.com", attributes={"Shoe": "42"}),
+                LeadRecord(),
+                LeadRecord(foreign_sys_person_id="F1", foreign_sys_type="CUSTOM"),
+                LeadRecord(email="ok@x.com"),
+            ],
+            workspace="Default",
+        )
+    groups = {(b["action"], b["lookupField"], b.get("partitionName")) for b in _syncs(sent)[1:]}
+    assert groups == {
+        ("updateOnly", "id", None),  # Adobe: id only with updateOnly, no partition
+        ("createOrUpdate", "externalId", "Default"),
+        ("createOrUpdate", "email", "Default"),
+    }
+    assert outcomes[0] == SyncLeadResult(lead_id=1, status=SyncStatus.UPDATED)
+    assert isinstance(outcomes[1], LeadNotFoundError)
+    assert outcomes[1].request_id
+    assert isinstance(outcomes[2], UnknownAttributeError)
+    assert isinstance(outcomes[3], ValidationError)
+    assert [o.status for o in outcomes[4:]] == [SyncStatus.CREATED, SyncStatus.CREATED]
+
+
+def test_duplicates_are_skipped_1007(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    with _client(sandbox_server, sent) as client:
+        client.sync_leads_batch(
+            [
+                LeadRecord(
+                    email="d@x.com", foreign_sys_person_id=f"D{n}", foreign_sys_type="CUSTOM"
+                )
+                for n in range(2)
+            ]
+        )
+        nothing = client.sync_leads_batch([LeadRecord(), LeadRecord(foreign_sys_person_id="x")])
+        (outcome,) = client.sync_leads_batch([LeadRecord(email="d@x.com")])
+    assert outcome == SyncLeadResult(
+        lead_id=0, status=SyncStatus.FAILED, error="1007: Multiple leads match the lookup criteria"
+    )
+    assert [type(o) for o in nothing] == [ValidationError, ValidationError]
+
+
+def test_cookies_are_associated_per_lead(sandbox_server: SandboxServer) -> None:
+    sent: Sent = []
+    with _client(sandbox_server, sent) as client:
+        outcomes = client.sync_leads_batch(
+            [LeadRecord(email="c1@x.com"), LeadRecord(email="c2@x.com")],
+            marketo_cookies=[None, "id:1&token:_mch"],
+        )
+        with pytest.raises(ValidationError, match="2 values for 1 leads"):
+            client.sync_leads_batch([LeadRecord(email="c@x.com")], marketo_cookies=["a", "b"])
+    assert _created(outcomes) == [1, 2]
+    assert query(sandbox_server.db_path, "SELECT cookie, lead_id FROM cookies") == [
+        ("id:1&token:_mch", 2)
+    ]
+
+
+def test_a_fatal_call_error_is_every_leads_and_stops(
+    make_sandbox_server: MakeSandboxServer,
+) -> None:
+    server = make_sandbox_server(SandboxConfig(rest_clients={"other": "x"}))
+    sent: Sent = []
+    with _client(server, sent) as client:
+        outcomes = client.sync_leads_batch([LeadRecord(email=f"f{n}@x.com") for n in range(3)])
+    assert all(isinstance(o, AuthenticationError) for o in outcomes)
+    assert all(r.url.path == "/identity/oauth/token" for r in sent)
+
+
+def test_the_async_twin(sandbox_server: SandboxServer) -> None:
+    async def run() -> list[Any]:
+        async with AsyncRestClient(
+            sandbox_server.rest_url,
+            sandbox_server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+        ) as client:
+            return await client.sync_leads_batch(
+                [LeadRecord(email=f"a{n}@x.com") for n in range(4)], return_lead=True
+            )
+
+    outcomes = asyncio.run(run())
+    assert _created(outcomes) == [1, 2, 3, 4]
+    assert [o.lead.email for o in outcomes] == [f"a{n}@x.com" for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        pytest.param(lambda: LeadRecord(id=3), {("id", "3")}, id="id"),
+        pytest.param(lambda: LeadRecord(email=" A@X.com"), {("email", "a@x.com")}, id="email"),
+        pytest.param(
+            lambda: LeadRecord(foreign_sys_person_id="F", foreign_sys_type="CUSTOM"),
+            {("externalId", "F")},
+            id="foreign",
+        ),
+    ],
+)
+def test_key_values(make: Callable[[], LeadRecord], expected: set[tuple[str, str]]) -> None:
+    assert key_values(make(), "externalId") == expected
