@@ -19,6 +19,7 @@ from mktows._errors import (
     LeadNotFoundError,
     RateLimitError,
     ResponseError,
+    ServiceInternalError,
     UnknownAttributeError,
 )
 from mktows._models import ForeignSysType, LeadRecord, SyncStatus
@@ -196,6 +197,20 @@ def test_rate_limit_backs_off(fake: FakeRest, client_id: str) -> None:
         fake.failures["/leads.json"] = [error("606")] * 3
         with pytest.raises(RateLimitError):
             client.sync_lead(LeadRecord(email="a@b.c"))
+
+
+@pytest.mark.parametrize("code", ["502", "604", "608", "611", "614", "713"])
+def test_adobes_transient_codes_are_retried(fake: FakeRest, client_id: str, code: str) -> None:
+    # Adobe, "Error Codes": 502 "should be retried with exponential backoff", 713 "wait
+    # ... and then retry", 614 "temporary inaccessibility", 604/608/611 transient.
+    fake.failures["/leads.json"] = [error(code, "transient")] * 2
+    with make(fake, client_id) as client:
+        assert client.sync_lead(LeadRecord(email="a@b.c")).lead_id == 1
+        fake.failures["/leads.json"] = [error(code, "transient")] * 3
+        with pytest.raises(ServiceInternalError) as info:
+            client.sync_lead(LeadRecord(email="a@b.c"))
+    assert info.value.fault.rest_code == int(code)
+    assert info.value.request_id == "1#2"  # the evidence Marketo's support asks for
 
 
 def test_html_answer_is_a_response_error(fake: FakeRest, client_id: str) -> None:
