@@ -311,12 +311,15 @@ def test_only_loopback_or_the_token(tmp_path: Path) -> None:
     secured.close()
     # Off loopback, serve refuses to start without a token; the token is never printed.
     env = clean_env()
-    proc = spawn(["serve", "--host", "0.0.0.0", "--port", "0"], env, tmp_path)
+    own = tmp_path / "own.json"  # credentials of its own: the published ones stay on loopback
+    own.write_text(json.dumps({"users": {"u": "k-1"}, "rest_clients": {"c": "s-1"}}), "utf-8")
+    args = ["serve", "--host", "0.0.0.0", "--port", "0", "--config", str(own)]
+    proc = spawn(args, env, tmp_path)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert "--admin-token" in err
     env["MKTOWS_SANDBOX_ADMIN_TOKEN"] = "tok-123456"
-    proc = spawn(["serve", "--host", "0.0.0.0", "--port", "0"], env, tmp_path)
+    proc = spawn(args, env, tmp_path)
     try:
         port = _started(proc).rsplit(":", 1)[1]
         base = f"http://127.0.0.1:{port}/_sandbox"
