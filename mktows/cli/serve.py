@@ -66,6 +66,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", help="JSON configuration file (see templates/sandbox.json)")
     parser.add_argument(
+        "--allow-default-credentials",
+        action="store_true",
+        help="keep accepting the published user and REST client (mktows_sandbox_user, "
+        "mktows-sandbox-client) next to your own, and off loopback",
+    )
+    parser.add_argument(
         "--journal-size",
         type=_journal_size,
         help="calls kept in the journal of /_sandbox/ (default 1000; the oldest go first)",
@@ -132,6 +138,17 @@ def _config(args: argparse.Namespace) -> SandboxConfig:
         config = dataclasses.replace(config, faults=(*config.faults, *rules))
     if args.journal_size:
         config = dataclasses.replace(config, journal_size=args.journal_size)
+    if not args.allow_default_credentials:
+        config = config.without_published_credentials()  # your own replace them
+        published = config.published_credentials()
+        if published and not _loopback(args.host):
+            raise ConfigError(
+                f"refusing to listen on {args.host} with the published credentials "
+                f"({', '.join(published)}): anyone who has read the README could use them. "
+                "Give your own (--user-id with --encryption-key, --client-id with "
+                "--client-secret, or users and rest_clients in --config), listen on "
+                "127.0.0.1, or pass --allow-default-credentials"
+            )
     return config
 
 

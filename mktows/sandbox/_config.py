@@ -279,6 +279,39 @@ class SandboxConfig:
             foreign_id_rest_name=self.rest_foreign_id_field,
         )
 
+    def published_credentials(self) -> tuple[str, ...]:
+        """The published credential pairs this configuration accepts, described (empty
+        when none): :data:`DEFAULT_USER_ID` with :data:`DEFAULT_ENCRYPTION_KEY`, and
+        :data:`DEFAULT_CLIENT_ID` with :data:`DEFAULT_CLIENT_SECRET`.
+        """
+        found = []
+        if self.users.get(DEFAULT_USER_ID) == DEFAULT_ENCRYPTION_KEY:
+            found.append(f"SOAP user {DEFAULT_USER_ID}")
+        if self.rest_clients.get(DEFAULT_CLIENT_ID) == DEFAULT_CLIENT_SECRET:
+            found.append(f"REST client {DEFAULT_CLIENT_ID}")
+        return tuple(found)
+
+    def without_published_credentials(self) -> SandboxConfig:
+        """A copy where your own credentials replace the published ones: the published
+        SOAP user is dropped when another user is configured, the published REST client
+        when another client is.
+        """
+        users = {
+            user: key
+            for user, key in self.users.items()
+            if (user, key) != (DEFAULT_USER_ID, DEFAULT_ENCRYPTION_KEY)
+        }
+        clients = {
+            client: secret
+            for client, secret in self.rest_clients.items()
+            if (client, secret) != (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        }
+        return dataclasses.replace(
+            self,
+            users=users or self.users,
+            rest_clients=clients or self.rest_clients,
+        )
+
     def with_client(self, client_id: str, secret: str) -> SandboxConfig:
         """A copy where REST client ``client_id`` has ``secret`` (added or replaced)."""
         clients = dict(self.rest_clients)

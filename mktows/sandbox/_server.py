@@ -5,6 +5,7 @@ service rules here, and no command line (that is ``mktows.cli.serve``).
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -177,13 +178,27 @@ def serve_forever(
     ready: Callable[[RunningServer], object],
 ) -> None:
     """Serve ``app`` in this thread until KeyboardInterrupt, which propagates once
-    the socket is closed. ``ready`` gets the :class:`RunningServer` once the socket
-    listens; a failure to listen raises OSError (or OverflowError) before it.
+    the socket is closed and the calls in flight are answered. In the main thread,
+    SIGTERM (what containers and process managers send) stops it the same way.
+    ``ready`` gets the :class:`RunningServer` once the socket listens; a failure to
+    listen raises OSError (or OverflowError) before it.
     """
     server = _make_server(app, host, port)
+    # Joined on close: a stop answers the calls in flight (a stalled client is cut off
+    # by the socket timeout). serve_in_thread keeps daemon threads: tests stop at once.
+    server.daemon_threads = False
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         bound = int(server.server_address[1])
         ready(RunningServer(host=host, port=bound, url=_url(host, bound)))
         server.serve_forever(poll_interval=0.2)
     finally:
-        server.server_close()
+        server.server_close()  # joins the threads of the calls in flight
+        if main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM as Ctrl-C: the clean stop of :func:`serve_forever`."""
+    raise KeyboardInterrupt

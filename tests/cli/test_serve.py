@@ -22,7 +22,11 @@ from mktows.cli import main
         pytest.param(["--user-id", "alice"], "needs --encryption-key", id="user-without-key"),
         pytest.param(["--config", "/nonexistent/sandbox.json"], "cannot read", id="no-config"),
         pytest.param(["--db", "{tmp}"], "cannot open the database", id="db-is-a-directory"),
-        pytest.param(["--host", "256.0.0.1"], "cannot listen on 256.0.0.1:0", id="bad-host"),
+        pytest.param(
+            ["--host", "256.0.0.1", "--allow-default-credentials"],
+            "cannot listen on 256.0.0.1:0",
+            id="bad-host",
+        ),
         pytest.param(["--port", "65536"], "expected a port number", id="bad-port"),
     ],
 )

@@ -284,7 +284,16 @@ def free_port() -> int:
             ["--config", "/nonexistent/sandbox.json"], 2, "cannot read", id="missing-config"
         ),
         pytest.param(["--db", "{tmp}"], 2, "cannot open the database", id="db-is-a-directory"),
-        pytest.param(["--host", "256.0.0.1"], 2, "cannot listen", id="bad-host"),
+        # Off loopback the published credentials are refused first; allowed, the host fails.
+        pytest.param(
+            ["--host", "256.0.0.1", "--allow-default-credentials"],
+            2,
+            "cannot listen",
+            id="bad-host",
+        ),
+        pytest.param(
+            ["--host", "256.0.0.1"], 2, "published credentials", id="published-off-loopback"
+        ),
     ],
 )
 def test_serve_refuses_bad_settings(
