@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 from .._build import build_fault_envelope, build_sync_lead_response
 from .._errors import FaultError, ValidationError
+from .._hints import hint
 from .._models import Fault, SyncLeadResult, SyncStatus
 from .._parse import parse_request, unsupported_operation
 from .._schema import wsdl
@@ -22,7 +23,7 @@ from ._admin import ADMIN_PATH, Admin
 from ._config import SandboxConfig
 from ._faults import FaultRules
 from ._journal import Journal
-from ._record import BODY, REQUEST, RESULT, LeadBook, record_call, rest_user
+from ._record import BODY, HINT, REQUEST, RESULT, LeadBook, record_call, rest_user
 from ._rest import RestApi, RestError, route
 from ._service import Clock, SyncService, utc_now
 from ._store import Store
@@ -237,6 +238,8 @@ class SandboxApp:
             parsed = parse_request(body)
             request = parsed.request
             environ[REQUEST] = request
+            if parsed.ignored:
+                environ[HINT] = hint(parsed.ignored)
             result = self._injected_soap(request) if self.faults else None
             if result is None:
                 result = self.service.handle(request, ignored=parsed.ignored)

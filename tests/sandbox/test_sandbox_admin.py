@@ -22,7 +22,7 @@ from mktows.sandbox import (
     serve_in_thread,
 )
 from mktows.sandbox.pytest_plugin import MktowsSandbox
-from tests.support import NO_RETRY, clean_env, spawn
+from tests.support import NO_RETRY, clean_env, envelope, post, spawn
 
 
 def _started(proc: subprocess.Popen[str]) -> str:
@@ -330,3 +330,14 @@ def test_only_loopback_or_the_token(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert "tok-123456" not in err
+
+
+def test_an_ignored_element_leaves_a_hint_in_the_journal(mktows_sandbox: MktowsSandbox) -> None:
+    body = (
+        envelope(mktows_sandbox).replace(b"<Email>", b"<email>").replace(b"</Email>", b"</email>")
+    )
+    answer = post(mktows_sandbox.url, body)
+    assert answer.status_code == 500
+    [call] = mktows_sandbox.calls()
+    assert call["code"] == 20109
+    assert "<email> in leadRecord is no element of the schema; it spells it Email" in call["hint"]
