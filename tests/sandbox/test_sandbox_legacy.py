@@ -218,6 +218,7 @@ def _twice(body: bytes, element: bytes) -> bytes:
         pytest.param(b"attrValue", "<attrValue>", id="two-attr-values"),
         pytest.param(b"AuthenticationHeader", "<AuthenticationHeader>", id="two-auth-headers"),
         pytest.param(b"mktowsUserId", "<mktowsUserId>", id="two-user-ids"),
+        pytest.param(b"Header", "two Headers", id="two-headers"),
     ],
 )
 def test_a_repeated_single_element_is_20012_and_nothing_is_written(
@@ -284,3 +285,13 @@ def test_a_misspelt_lead_record_is_named_in_the_20017_fault(
     assert "leadRecord is required; ignored <LeadRecord> in paramsSyncLead" in message
     assert "it spells it leadRecord" in message
     assert "savon" not in message  # lower camel case is not what savon got wrong here
+
+
+def test_another_namespaces_header_block_is_not_ours_to_count(
+    sandbox_server: SandboxServer,
+) -> None:
+    block = b'<wsa:To xmlns:wsa="http://www.w3.org/2005/08/addressing">x</wsa:To>'
+    body = envelope(sandbox_server).replace(b"<SOAP-ENV:Header>", b"<SOAP-ENV:Header>" + block * 2)
+    response = post(sandbox_server.url, body)
+    assert response.status_code == 200, response.text
+    assert _leads(sandbox_server) == 1
