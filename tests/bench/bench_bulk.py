@@ -3,6 +3,13 @@
 Rows: rows/s and the peak RSS of the ``mktows`` process for each size. The sandbox
 runs in its own process; the command's own results file and the sandbox's SQLite
 file are checked (every row CREATED, every lead on disk) before a size counts.
+
+REST rows (:func:`run_limited`): against a sandbox with its limits on (100 calls / 20 s,
+10 at once), side by side in one run: SOAP one lead a call, REST one lead a call
+(``--batch-size 1``) and REST batched (300 a call), each paced by the command at a
+known rate; each row says its share of its ceiling (rows/s over batch size x calls
+allowed per second). The command's rate window is short (``5/2``: Adobe's 50 / 20 s
+rate) so that the first window's burst does not inflate a run of a few seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 from ._harness import BenchError, Row
 from .bench_sandbox import server_process
@@ -35,15 +43,26 @@ def write_leads(path: pathlib.Path, rows: int) -> None:
             )
 
 
-def _sync(url: str, leads: pathlib.Path, tmp: pathlib.Path, rows: int) -> tuple[float, float]:
-    """Run the command; return (seconds, peak RSS in MiB of that process)."""
+def _sync(
+    url: str,
+    leads: pathlib.Path,
+    tmp: pathlib.Path,
+    rows: int,
+    flags: list[str] | None = None,
+) -> tuple[float, float]:
+    """Run the command; return (seconds, peak RSS in MiB of that process). ``flags``
+    replace the SOAP endpoint and the limits (for REST runs)."""
     from mktows.sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID
 
     env = dict(os.environ, MKTOWS_ENCRYPTION_KEY=DEFAULT_ENCRYPTION_KEY)
+    if flags is None:
+        flags = ["--endpoint", url, "--user-id", DEFAULT_USER_ID]
+        flags += ["--rate-calls", "0", "--concurrency", "0"]
+    elif "--rest-url" in flags:
+        for name in ("MKTOWS_ENDPOINT", "MKTOWS_USER_ID", "MKTOWS_ENCRYPTION_KEY"):
+            env.pop(name, None)
     command = [
-        sys.executable, "-c", _MAIN, "sync-leads", str(leads),
-        "--endpoint", url, "--user-id", DEFAULT_USER_ID,
-        "--rate-calls", "0", "--concurrency", "0",
+        sys.executable, "-c", _MAIN, "sync-leads", str(leads), *flags,
         "--results", str(tmp / "results.csv"), "--journal", str(tmp / "journal"),
         "--restart", "--progress-interval", "3600",
     ]  # fmt: skip
@@ -87,7 +106,8 @@ def _check(tmp: pathlib.Path, db: pathlib.Path, rows: int) -> None:
 
 
 def run(sizes: list[int]) -> list[Row]:
-    """One fresh sandbox (SQLite file) per size; rows/s and peak RSS of each run."""
+    """One fresh sandbox (SQLite file) per size; rows/s and peak RSS of each run; then
+    the REST rows against a sandbox with its limits on (:func:`run_limited`)."""
     rows: list[Row] = []
     for size in sorted(sizes):
         with tempfile.TemporaryDirectory(prefix="mktows-bench-") as name:
@@ -101,4 +121,103 @@ def run(sizes: list[int]) -> list[Row]:
         case = f"{size:,} rows"
         rows.append(Row(GROUP, case, "mktows sync-leads: throughput", size / seconds, "rows/s"))
         rows.append(Row(GROUP, case, "mktows sync-leads: peak RSS", peak, "MiB"))
+    return rows + run_limited()
+
+
+# -- REST at its real capacity, limits on -------------------------------------------------
+
+_LIMITED = """
+import sys
+from mktows.sandbox import SandboxConfig, make_app, serve_in_thread
+app = make_app(SandboxConfig(), sys.argv[1])  # limits on: 100 calls / 20 s, 10 at once
+try:
+    with serve_in_thread(app) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+finally:
+    app.close()
+"""
+
+
+@contextlib.contextmanager
+def _limited_sandbox(db: pathlib.Path) -> Iterator[str]:
+    """A sandbox with its default limits on, in a child process; yields the SOAP URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LIMITED, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().decode().strip()
+        if not url:
+            raise BenchError("bulk: the limited sandbox did not start")
+        yield url
+    finally:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+        proc.stdout.close()
+
+
+# (impl, rows, batch size, rate "N/SECONDS", concurrency): SOAP at the instance's 100/20,
+# REST at Adobe's advice for one integration, 50/20, written as 5/2.
+BATCHED = "REST, 300 leads a call"
+LIMITED_RUNS = (
+    ("SOAP, one lead a call", 100, 1, "10/2", "10"),
+    ("REST, one lead a call", 50, 1, "5/2", "5"),
+    (BATCHED, 6_000, 300, "5/2", "5"),
+    (BATCHED, 18_000, 300, "5/2", "5"),
+)
+
+
+def _flags(url: str, batch: int, rate: str, concurrency: str, soap: bool) -> list[str]:
+    from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_USER_ID
+
+    limits = ["--rate", rate, "--concurrency", concurrency]
+    if soap:
+        return ["--endpoint", url, "--user-id", DEFAULT_USER_ID, *limits]
+    root = url.split("/soap/")[0]
+    return [
+        "--rest-url", f"{root}/rest", "--identity-url", f"{root}/identity",
+        "--client-id", DEFAULT_CLIENT_ID, "--client-secret", DEFAULT_CLIENT_SECRET,
+        "--batch-size", str(batch), *limits,
+    ]  # fmt: skip
+
+
+def run_limited() -> list[Row]:
+    """SOAP one a call, REST one a call and REST batched, against a limited sandbox."""
+    rows: list[Row] = []
+    batched: dict[int, float] = {}  # rows -> seconds of the batched runs
+    for impl, size, batch, rate, concurrency in LIMITED_RUNS:
+        calls, window = rate.split("/")
+        ceiling = batch * int(calls) / float(window)  # rows/s the pacing allows
+        with tempfile.TemporaryDirectory(prefix="mktows-bench-") as name:
+            tmp = pathlib.Path(name)
+            leads = tmp / "leads.csv"
+            write_leads(leads, size)
+            db = tmp / "sandbox.db"
+            with _limited_sandbox(db) as url:
+                flags = _flags(url, batch, rate, concurrency, soap=impl.startswith("SOAP"))
+                seconds, peak = _sync(url, leads, tmp, size, flags)
+            _check(tmp, db, size)
+        rate_now = size / seconds
+        if impl == BATCHED:
+            batched[size] = seconds
+        case = f"limits on, {size:,} rows"
+        note = f"{rate_now / ceiling:.0%} of the ceiling {ceiling:g} rows/s ({rate} calls/s)"
+        rows.append(Row(GROUP, case, f"{impl}: throughput", rate_now, "rows/s", note))
+        rows.append(Row(GROUP, case, f"{impl}: peak RSS", peak, "MiB"))
+    if len(batched) == 2:
+        # Steady state: the extra rows over the extra time, which cancels what both runs
+        # pay once (start-up, token, Describe, the first window's burst).
+        (small, t_small), (large, t_large) = sorted(batched.items())
+        steady = (large - small) / (t_large - t_small)
+        ceiling = 300 * 5 / 2
+        case = f"limits on, {large:,} - {small:,} rows"
+        note = f"{steady / ceiling:.0%} of the ceiling {ceiling:g} rows/s (5/2 calls/s)"
+        rows.append(Row(GROUP, case, f"{BATCHED}: steady state", steady, "rows/s", note))
     return rows

@@ -1,0 +1,105 @@
+"""sync-leads over REST: up to 300 leads a Sync Leads call, rows sharing a key never in
+one call nor in flight at once, one journal entry per row, and the limits Adobe advises
+for one integration (50 calls / 20 s, 5 at once; at most 100 / 20 s and 10)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import SandboxServer
+from support import journal_lines, lead_counts, read_results, write_csv
+
+from mktows import LeadRecord
+from mktows.bulk import RowStatus
+from mktows.bulk._batch import sync_leads_batched
+from mktows.cli import main
+from mktows.rest._client import AsyncRestClient
+from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+from .test_rest_cli import rest_env  # noqa: F401  # the fixture
+
+SYNC_CALL = "POST /rest/v1/leads.json 200"
+
+
+def _sync_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if SYNC_CALL in r.getMessage()]
+
+
+def test_sync_leads_over_rest_batches_rows(
+    rest_env: SandboxServer,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mktows.sandbox")
+    rows = [[f"r{n}@example.com", f"R{n}"] for n in range(650)] + [["r5@example.com", "Again"]]
+    source = write_csv(tmp_path / "leads.csv", ["Email", "FirstName"], rows)
+    code = main(["sync-leads", str(source), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["created"], summary["updated"]) == (0, 650, 1)
+    # 651 rows in 3 calls (300, 300, 51): the last row shares r5's email, so it goes in
+    # a later call than r5's, sent only once r5's call has been answered (UPDATED).
+    assert len(_sync_calls(caplog)) == 3
+    results = read_results(tmp_path / "leads.csv.results.csv")
+    assert len(results) == 651
+    assert {r["row"] for r in results} == {str(n) for n in range(2, 653)}
+    assert len(journal_lines(tmp_path / "leads.csv.journal")) >= 651
+    assert lead_counts(rest_env.db_path)[0] == 650
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        pytest.param(["--batch-size", "301"], "must be 1 to 300", id="batch-over-300"),
+        pytest.param(["--batch-size", "0"], "must be 1 to 300", id="batch-zero"),
+        pytest.param(["--concurrency", "11"], "1 to 10", id="concurrency-over-10"),
+        pytest.param(["--rate", "101/20"], "at most 100/20", id="rate-over-100"),
+        pytest.param(["--rate", "0"], "at most 100/20", id="rate-off"),
+    ],
+)
+def test_rest_limits_go_up_to_the_instances(
+    rest_env: SandboxServer,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
+) -> None:
+    source = write_csv(tmp_path / "leads.csv", ["Email"], [["a@b.c"]])
+    assert main(["sync-leads", str(source), *flags]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "leads.csv.journal").exists()
+
+
+def test_the_batched_runner_keeps_keys_apart_and_rows_in_results(
+    sandbox_server: SandboxServer,
+) -> None:
+    leads = [LeadRecord(email=f"k{n % 3}@x.com", attributes={"Title": str(n)}) for n in range(9)]
+
+    async def run() -> list[tuple[int, RowStatus, int | None]]:
+        async with AsyncRestClient(
+            sandbox_server.rest_url,
+            sandbox_server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+        ) as client:
+            return [
+                (r.row, r.status, r.lead_id)
+                async for r in sync_leads_batched(client, leads, batch_size=300, workers=5)
+            ]
+
+    found = sorted(asyncio.run(run()))
+    assert [status for _, status, _ in found] == [RowStatus.CREATED] * 3 + [RowStatus.UPDATED] * 6
+    assert [lead_id for _, _, lead_id in found] == [1, 2, 3] * 3
+    titles = [attrs for (attrs,) in _titles(sandbox_server)]
+    assert titles == ['{"Title": "6"}', '{"Title": "7"}', '{"Title": "8"}']  # file order kept
+
+
+def _titles(server: SandboxServer) -> list[tuple[str]]:
+    import sqlite3
+
+    with sqlite3.connect(server.db_path) as conn:
+        return conn.execute("SELECT attrs FROM leads ORDER BY id").fetchall()
