@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from support import MakeSandboxServer, SandboxServer, query
+from conftest import MakeSandboxServer, SandboxServer
+from support import query
 
 from mktows import (
     AuthenticationError,
@@ -51,9 +52,13 @@ def _syncs(sent: Sent) -> list[dict[str, Any]]:
     ]
 
 
-def _created(outcomes: list[Any]) -> list[int]:
+def _results(outcomes: list[Any]) -> list[SyncLeadResult]:
     assert all(isinstance(o, SyncLeadResult) for o in outcomes), outcomes
-    return [o.lead_id for o in outcomes]
+    return outcomes
+
+
+def _created(outcomes: list[Any]) -> list[int]:
+    return [o.lead_id for o in _results(outcomes)]
 
 
 def test_650_leads_take_three_calls_and_answer_in_order(sandbox_server: SandboxServer) -> None:
@@ -63,8 +68,9 @@ def test_650_leads_take_three_calls_and_answer_in_order(sandbox_server: SandboxS
         outcomes = client.sync_leads_batch(leads, return_lead=True)
     assert [len(body["input"]) for body in _syncs(sent)] == [300, 300, 50]
     assert _created(outcomes) == list(range(1, 651))
-    assert outcomes[649].lead is not None
-    assert outcomes[649].lead.attributes.typed("City") == "C649"
+    last = _results(outcomes)[649].lead
+    assert last is not None
+    assert last.attributes.typed("City") == "C649"
     reads = [r for r in sent if r.method == "GET" and r.url.path == "/rest/v1/leads.json"]
     assert len(reads) == 3  # Get Leads by Filter Type, 300 ids a call
     assert reads[0].url.params["filterType"] == "id"
@@ -93,7 +99,7 @@ def test_leads_sharing_a_key_never_share_a_call(sandbox_server: SandboxServer) -
     with _client(sandbox_server, sent) as client:
         outcomes = client.sync_leads_batch(leads)
     assert [len(body["input"]) for body in _syncs(sent)] == [2, 1]
-    assert [(o.status, o.lead_id) for o in outcomes] == [
+    assert [(o.status, o.lead_id) for o in _results(outcomes)] == [
         (SyncStatus.CREATED, 1),
         (SyncStatus.CREATED, 2),
         (SyncStatus.UPDATED, 1),
@@ -129,7 +135,7 @@ def test_each_lead_keeps_its_own_outcome(sandbox_server: SandboxServer) -> None:
     assert outcomes[1].request_id
     assert isinstance(outcomes[2], UnknownAttributeError)
     assert isinstance(outcomes[3], ValidationError)
-    assert [o.status for o in outcomes[4:]] == [SyncStatus.CREATED, SyncStatus.CREATED]
+    assert [o.status for o in _results(outcomes[4:])] == [SyncStatus.CREATED] * 2
 
 
 def test_duplicates_are_skipped_1007(sandbox_server: SandboxServer) -> None:
@@ -208,3 +214,62 @@ def test_the_async_twin(sandbox_server: SandboxServer) -> None:
 )
 def test_key_values(make: Callable[[], LeadRecord], expected: set[tuple[str, str]]) -> None:
     assert key_values(make(), "externalId") == expected
+
+
+def test_percent_goes_as_an_integer(make_sandbox_server: MakeSandboxServer) -> None:
+    # Adobe, "Field Types": "Percent: A percentage expressed as an integer".
+    server = make_sandbox_server(SandboxConfig(custom_fields={"Share": "percent"}))
+    sent: Sent = []
+    with _client(server, sent) as client:
+        outcomes = client.sync_leads_batch(
+            [
+                LeadRecord(email="p1@x.com", attributes={"Share": "30.0"}),
+                LeadRecord(email="p2@x.com", attributes={"Share": "12.5"}),
+            ]
+        )
+    (body,) = _syncs(sent)
+    assert body["input"] == [{"share": 30, "email": "p1@x.com"}]
+    assert isinstance(outcomes[0], SyncLeadResult)
+    assert isinstance(outcomes[1], ValidationError)
+    assert "whole percent" in str(outcomes[1])
+
+
+def test_call_errors_options_and_settings(make_sandbox_server: MakeSandboxServer) -> None:
+    from mktows import RateLimitError
+    from mktows._retry import NO_RETRY
+
+    server = make_sandbox_server(SandboxConfig(rate_limit_calls=3))
+    sent: Sent = []
+    with _client(server, sent, retry=NO_RETRY) as client:
+        with pytest.raises(ValidationError, match="return_lead"):
+            client.sync_leads_batch([LeadRecord(email="a@x.com")], return_lead="yes")  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="no partition mapping"):
+            client.sync_leads_batch([LeadRecord(email="a@x.com")], workspace="Nowhere")
+        # Describe and two Sync Leads calls fill the window of 3: the Get Leads is 606.
+        first = client.sync_leads_batch([LeadRecord(email="a@x.com")])
+        second = client.sync_leads_batch(
+            [LeadRecord(email="b@x.com"), LeadRecord(email="c@x.com")], return_lead=True
+        )
+        third = client.sync_leads_batch([LeadRecord(email="d@x.com")])  # the whole call: 606
+    assert _created(first) == [1]
+    assert [type(o) for o in second + third] == [RateLimitError] * 3
+    assert [o.fault.rest_code for o in second + third if isinstance(o, RateLimitError)] == [606] * 3
+
+
+def test_a_foreign_id_without_a_configured_field_is_that_leads_error(
+    sandbox_server: SandboxServer,
+) -> None:
+    with RestClient(
+        sandbox_server.rest_url,
+        sandbox_server.identity_url,
+        DEFAULT_CLIENT_ID,
+        DEFAULT_CLIENT_SECRET,
+    ) as client:
+        outcomes = client.sync_leads_batch(
+            [
+                LeadRecord(foreign_sys_person_id="F", foreign_sys_type="CUSTOM"),
+                LeadRecord(email="e@x.com"),
+            ]
+        )
+    assert isinstance(outcomes[0], ConfigError)
+    assert isinstance(outcomes[1], SyncLeadResult)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import SandboxServer
+from conftest import SandboxServer
 
 from mktows import AuthenticationError, LeadRecord, SyncStatus
 from mktows._models import SyncLeadResult
