@@ -13,9 +13,10 @@ import pytest
 from conftest import SandboxServer
 from support import journal_lines, lead_counts, read_results, write_csv
 
+import mktows
 from mktows import LeadRecord
-from mktows.bulk import RowStatus
-from mktows.bulk._batch import sync_leads_batched
+from mktows.bulk import RowResult, RowStatus
+from mktows.bulk._batch import row_result, sync_leads_batched
 from mktows.cli import main
 from mktows.rest._client import AsyncRestClient
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -103,3 +104,45 @@ def _titles(server: SandboxServer) -> list[tuple[str]]:
 
     with sqlite3.connect(server.db_path) as conn:
         return conn.execute("SELECT attrs FROM leads ORDER BY id").fetchall()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "code"),
+    [
+        pytest.param(mktows.ValidationError("no key"), RowStatus.INVALID, None, id="invalid"),
+        pytest.param(mktows.TransportError("refused"), RowStatus.ERROR, None, id="error"),
+        pytest.param(
+            mktows.FaultError(mktows.Fault.for_code(20103)), RowStatus.FAULT, 20103, id="fault"
+        ),
+    ],
+)
+def test_a_leads_error_is_its_rows_result(
+    outcome: mktows.MktowsError, status: RowStatus, code: int | None
+) -> None:
+    result = row_result(7, outcome)
+    assert (result.row, result.status, result.code, result.error) == (7, status, code, str(outcome))
+
+
+def test_a_config_error_stops_the_run_and_batch_size_is_checked(
+    sandbox_server: SandboxServer,
+) -> None:
+    with pytest.raises(mktows.ConfigError, match="foreign"):
+        row_result(1, mktows.ConfigError("no foreign-id field"))
+
+    async def run(rows: list[LeadRecord], batch_size: int, workers: int = 5) -> list[RowResult]:
+        async with AsyncRestClient(
+            sandbox_server.rest_url,
+            sandbox_server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+        ) as client:
+            found = sync_leads_batched(client, rows, batch_size=batch_size, workers=workers)
+            return [r async for r in found]
+
+    with pytest.raises(mktows.ConfigError, match="1 to 300"):
+        asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=0))
+    # One batch in flight at a time, two leads a batch: five batches, one after another.
+    done = asyncio.run(
+        run([LeadRecord(email=f"w{n}@x.com") for n in range(10)], batch_size=2, workers=1)
+    )
+    assert sorted(r.lead_id or 0 for r in done) == list(range(1, 11))
