@@ -13,6 +13,7 @@ __all__ = [
     "Row",
     "Target",
     "per_call",
+    "rounds",
     "throughput",
 ]
 
@@ -38,14 +39,14 @@ def per_call(fn: Callable[[], object], *, repeat: int = 5, min_time: float = 0.2
     return statistics.median(runs) / number
 
 
-def throughput(
+def rounds(
     runs: Sequence[Callable[[int, float], tuple[int, float]]],
     *,
     repeat: int = 3,
     max_calls: int = 3000,
     seconds: float = 1.0,
-) -> list[float]:
-    """Median calls/s of each of ``runs``, over ``repeat`` rounds that run them in turn.
+) -> list[list[float]]:
+    """The calls/s of each of ``runs`` in each of ``repeat`` rounds that run them in turn.
 
     Interleaving keeps a slow spell of the machine from landing on one row only.
     Each run does its own set-up and warm-up, then makes calls until ``max_calls``
@@ -56,13 +57,25 @@ def throughput(
         for run, got in zip(runs, rates, strict=True):
             done, elapsed = run(max_calls, seconds)
             got.append(done / elapsed)
-    return [statistics.median(got) for got in rates]
+    return rates
+
+
+def throughput(
+    runs: Sequence[Callable[[int, float], tuple[int, float]]],
+    *,
+    repeat: int = 3,
+    max_calls: int = 3000,
+    seconds: float = 1.0,
+) -> list[float]:
+    """Median calls/s of each of ``runs`` over the :func:`rounds` it takes."""
+    found = rounds(runs, repeat=repeat, max_calls=max_calls, seconds=seconds)
+    return [statistics.median(got) for got in found]
 
 
 @dataclass
 class Row:
-    """One measured row: ``value`` in ``unit``; ``base`` names the row of the same case
-    that ratios are taken against (``None``: this row is the base)."""
+    """One measured row: ``value`` in ``unit``, with a ``note`` shown beside it (e.g. the
+    spread of its rounds). Ratios are taken against the mktows row of the same case."""
 
     group: str
     case: str
@@ -129,12 +142,13 @@ class Report:
             "(time rows: other / mktows, so > 1 means mktows is faster; rate rows: "
             "mktows / other).",
             "",
-            "| group | case | implementation | median | ratio |",
-            "|---|---|---|---|---|",
+            "| group | case | implementation | median | ratio | rounds: range; pool churn |",
+            "|---|---|---|---|---|---|",
         ]
         for row in self.rows:
             out.append(
-                f"| {row.group} | {row.case} | {row.impl} | {row.shown()} | {self._ratio(row)} |"
+                f"| {row.group} | {row.case} | {row.impl} | {row.shown()} | {self._ratio(row)} "
+                f"| {row.note} |"
             )
         out += [
             "",

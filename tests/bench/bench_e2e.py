@@ -3,16 +3,24 @@ server, sequential, 10 threads and 10 asyncio tasks.
 
 Rows: mktows Client / AsyncClient, zeep (Client / AsyncClient), and bare httpx
 POSTing a prebuilt envelope (the floor: no build, no parse).
+
+The mktows and bare httpx clients run over httpx's own transport with a counting
+httpcore pool: each round reports how often the pool handed a connection that was
+no longer free (``ConnectionNotAvailable``, retried inside httpcore), so a slow
+round can be told from a slow client. Nothing of httpcore is patched.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 import mktows
@@ -31,7 +39,7 @@ from ._fixtures import (
     zeep_async_client,
     zeep_client,
 )
-from ._harness import BenchError, Row, throughput
+from ._harness import BenchError, Row, rounds
 
 GROUP = "end-to-end"
 CONCURRENCY = 10
@@ -40,9 +48,156 @@ HEADERS = {
     "SOAPAction": '"http://www.marketo.com/mktows/syncLead"',
 }
 WARMUP = 20
+ASYNC_CASE = f"{CONCURRENCY} asyncio tasks"
+# httpx's DEFAULT_LIMITS, so the counting pool behaves as the one httpx.Client() makes.
+MAX_CONNECTIONS, MAX_KEEPALIVE, KEEPALIVE_EXPIRY = 100, 20, 5.0
+# A round "churned" at this many pool retries per 100 calls. Calm rounds show a few
+# (2-10: the race is open on every hand-over); churned ones 30-250, all round long.
+CHURNED = 25.0
 
 Call = Callable[[], object]
 Run = Callable[[int, float], tuple[int, float]]
+
+
+# -- connection-pool churn -----------------------------------------------------------
+#
+# httpcore 1.0.x assigns every queued request to the first idle connection; several
+# requests can be handed the same one before the first marks it busy (the async
+# stack yields inside anyio's Lock.acquire in between). The losers get
+# ConnectionNotAvailable and go round the pool again (encode/httpcore #822, #1035,
+# #1110). httpcore logs and traces nothing for this, so the pool below counts it at
+# the one public seam: create_connection() wraps each connection it makes.
+
+
+@dataclass
+class PoolChurn:
+    """Pool retries of one client: a running count, and (calls, retries) per timed round."""
+
+    retries: int = 0
+    per_round: list[tuple[int, int]] = field(default_factory=list)
+
+    def start_round(self) -> None:
+        self.retries = 0
+
+    def end_round(self, calls: int) -> None:
+        self.per_round.append((calls, self.retries))
+
+    def summary(self, rates: list[float]) -> str:
+        """E.g. ``churned 1/3; calls/s @ retries per 100 calls: 1,503 @ 4, 1,027 @ 191, ...``."""
+        per_100 = [100 * r / max(c, 1) for c, r in self.per_round]
+        churned = sum(1 for p in per_100 if p >= CHURNED)
+        each = ", ".join(f"{rate:,.0f} @ {p:.0f}" for rate, p in zip(rates, per_100, strict=True))
+        return f"churned {churned}/{len(per_100)}; calls/s @ retries per 100 calls: {each}"
+
+
+class _CountingConnection(httpcore.ConnectionInterface):
+    def __init__(self, inner: httpcore.ConnectionInterface, churn: PoolChurn) -> None:
+        self._inner, self._churn = inner, churn
+
+    def handle_request(self, request: httpcore.Request) -> httpcore.Response:
+        try:
+            return self._inner.handle_request(request)
+        except httpcore.ConnectionNotAvailable:
+            self._churn.retries += 1
+            raise
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _AsyncCountingConnection(httpcore.AsyncConnectionInterface):
+    def __init__(self, inner: httpcore.AsyncConnectionInterface, churn: PoolChurn) -> None:
+        self._inner, self._churn = inner, churn
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        try:
+            return await self._inner.handle_async_request(request)
+        except httpcore.ConnectionNotAvailable:
+            self._churn.retries += 1
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _CountingPool(httpcore.ConnectionPool):
+    def __init__(self, churn: PoolChurn) -> None:
+        super().__init__(
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=MAX_KEEPALIVE,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        self.churn = churn
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.ConnectionInterface:
+        return _CountingConnection(super().create_connection(origin), self.churn)
+
+
+class _AsyncCountingPool(httpcore.AsyncConnectionPool):
+    def __init__(self, churn: PoolChurn) -> None:
+        super().__init__(
+            max_connections=MAX_CONNECTIONS,
+            max_keepalive_connections=MAX_KEEPALIVE,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        self.churn = churn
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        return _AsyncCountingConnection(super().create_connection(origin), self.churn)
+
+
+def counting_transport(churn: PoolChurn) -> httpx.HTTPTransport:
+    """httpx's own transport over a pool that counts its retries into ``churn``."""
+    transport = httpx.HTTPTransport()
+    if not isinstance(transport._pool, httpcore.ConnectionPool):  # httpx changed: say so
+        raise BenchError("end-to-end: httpx.HTTPTransport no longer holds a ConnectionPool")
+    transport._pool = _CountingPool(churn)
+    return transport
+
+
+def async_counting_transport(churn: PoolChurn) -> httpx.AsyncHTTPTransport:
+    """The asyncio twin of :func:`counting_transport`."""
+    transport = httpx.AsyncHTTPTransport()
+    if not isinstance(transport._pool, httpcore.AsyncConnectionPool):
+        raise BenchError("end-to-end: httpx.AsyncHTTPTransport no longer holds a pool")
+    transport._pool = _AsyncCountingPool(churn)
+    return transport
 
 
 def _check(name: str, out: Any) -> None:
@@ -62,27 +217,34 @@ def _check(name: str, out: Any) -> None:
         raise BenchError(f"end-to-end: {name} got {out!r}")
 
 
-def sequential(call: Call) -> Run:
+def sequential(call: Call, churn: PoolChurn | None = None) -> Run:
     def run(max_calls: int, seconds: float) -> tuple[int, float]:
         for _ in range(WARMUP):
             call()
+        if churn:
+            churn.start_round()
         start = time.perf_counter()
         ends = start + seconds
         done = 0
         while done < max_calls and time.perf_counter() < ends:
             call()
             done += 1
-        return done, time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if churn:
+            churn.end_round(done)
+        return done, elapsed
 
     return run
 
 
-def threaded(call: Call) -> Run:
+def threaded(call: Call, churn: PoolChurn | None = None) -> Run:
     """``CONCURRENCY`` threads sharing one client, sharing one count and one deadline."""
 
     def run(max_calls: int, seconds: float) -> tuple[int, float]:
         for _ in range(WARMUP):
             call()
+        if churn:
+            churn.start_round()
         lock = threading.Lock()
         count = [0]
         errors: list[BaseException] = []
@@ -108,6 +270,8 @@ def threaded(call: Call) -> Run:
         elapsed = time.perf_counter() - start
         if errors:
             raise BenchError(f"end-to-end: a thread failed: {errors[0]!r}")
+        if churn:
+            churn.end_round(count[0])
         return count[0], elapsed
 
     return run
@@ -117,6 +281,7 @@ def concurrent_tasks(
     open_client: Callable[[], Any],
     call: Callable[[Any], Awaitable[object]],
     close: Callable[[Any], Awaitable[object]],
+    churn: PoolChurn | None = None,
 ) -> Run:
     """``CONCURRENCY`` asyncio tasks sharing one client made inside a fresh event loop."""
 
@@ -125,6 +290,8 @@ def concurrent_tasks(
         try:
             for _ in range(WARMUP):
                 await call(client)
+            if churn:
+                churn.start_round()
             count = 0
             start = time.perf_counter()
             ends = start + seconds
@@ -138,7 +305,10 @@ def concurrent_tasks(
             await asyncio.wait_for(
                 asyncio.gather(*(worker() for _ in range(CONCURRENCY))), timeout=seconds + 30
             )
-            return count, time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            if churn:
+                churn.end_round(count)
+            return count, elapsed
         finally:
             await close(client)
 
@@ -165,8 +335,12 @@ def _zeep_call(client: Any, record: mktows.LeadRecord) -> Callable[[], Any]:
     return call
 
 
-def run(*, repeat: int, seconds: float, max_calls: int) -> list[Row]:
-    """Check every row's answer against the canned server, then measure calls/s."""
+def run(*, repeat: int, async_repeat: int, seconds: float, max_calls: int) -> list[Row]:
+    """Check every row's answer against the canned server, then measure calls/s.
+
+    The asyncio case runs ``async_repeat`` rounds (its spread is the widest); each
+    mktows and bare httpx rate row notes its rounds' range and pool churn.
+    """
     record = lead(2)
     prebuilt = mktows.build_sync_lead_envelope(
         record,
@@ -175,14 +349,33 @@ def run(*, repeat: int, seconds: float, max_calls: int) -> list[Row]:
         workspace=WORKSPACE,
         timestamp=TIMESTAMP,
     )
+    churn = {
+        (case, name): PoolChurn()
+        for case in ("sequential", "10 threads", ASYNC_CASE)
+        for name in ("mktows", "bare httpx")
+    }
     rows: list[Row] = []
     with fixed_server(success_body(None)) as url, wsdl_file(url) as wsdl:
-        client = mktows.Client(url, USER_ID, ENCRYPTION_KEY)
-        bare = httpx.Client()
+        # one client per sync row, so each counts its own pool's retries
+        clients = {
+            case: mktows.Client(
+                url, USER_ID, ENCRYPTION_KEY, transport=counting_transport(churn[case, "mktows"])
+            )
+            for case in ("sequential", "10 threads")
+        }
+        bares = {
+            case: httpx.Client(transport=counting_transport(churn[case, "bare httpx"]))
+            for case in ("sequential", "10 threads")
+        }
         zclient = zeep_client(wsdl)
         try:
-            mk_call: Call = lambda: client.sync_lead(record, workspace=WORKSPACE)  # noqa: E731
-            bare_call: Call = lambda: bare.post(url, content=prebuilt, headers=HEADERS).content  # noqa: E731
+
+            def mk_call(case: str) -> Call:
+                return lambda: clients[case].sync_lead(record, workspace=WORKSPACE)
+
+            def bare_call(case: str) -> Call:
+                return lambda: bares[case].post(url, content=prebuilt, headers=HEADERS).content
+
             z_call = _zeep_call(zclient, record)
 
             async def mk_async(c: mktows.AsyncClient) -> object:
@@ -210,18 +403,23 @@ def run(*, repeat: int, seconds: float, max_calls: int) -> list[Row]:
             async def zeep_close(c: Any) -> None:
                 await c.transport.aclose()
 
-            for name, call in (
-                ("mktows Client", mk_call),
-                ("zeep", z_call),
-                ("bare httpx POST", bare_call),
-            ):
-                _check(name, call())
+            for case in ("sequential", "10 threads"):
+                _check("mktows Client", mk_call(case)())
+                _check("bare httpx POST", bare_call(case)())
+            _check("zeep", z_call())
 
             async def aclose(c: Any) -> None:
                 await c.aclose()
 
+            mk_async_churn = churn[ASYNC_CASE, "mktows"]
+            bare_async_churn = churn[ASYNC_CASE, "bare httpx"]
+
             def mk_async_client() -> mktows.AsyncClient:
-                return mktows.AsyncClient(url, USER_ID, ENCRYPTION_KEY)
+                transport = async_counting_transport(mk_async_churn)
+                return mktows.AsyncClient(url, USER_ID, ENCRYPTION_KEY, transport=transport)
+
+            def bare_async_client() -> httpx.AsyncClient:
+                return httpx.AsyncClient(transport=async_counting_transport(bare_async_churn))
 
             async_rows: list[
                 tuple[
@@ -229,15 +427,22 @@ def run(*, repeat: int, seconds: float, max_calls: int) -> list[Row]:
                     Callable[[], Any],
                     Callable[[Any], Awaitable[object]],
                     Callable[[Any], Awaitable[object]],
+                    PoolChurn | None,
                 ]
             ] = [
-                ("mktows AsyncClient", mk_async_client, mk_async, aclose),
-                ("zeep AsyncClient", open_zeep_async, zeep_async, zeep_close),
-                ("bare httpx AsyncClient POST", httpx.AsyncClient, bare_async, aclose),
+                ("mktows AsyncClient", mk_async_client, mk_async, aclose, mk_async_churn),
+                ("zeep AsyncClient", open_zeep_async, zeep_async, zeep_close, None),
+                (
+                    "bare httpx AsyncClient POST",
+                    bare_async_client,
+                    bare_async,
+                    aclose,
+                    bare_async_churn,
+                ),
             ]
 
             async def check_async() -> None:
-                for name, opener, acall, closer in async_rows:
+                for name, opener, acall, closer, _ in async_rows:
                     c = opener()
                     try:
                         _check(name, await acall(c))
@@ -246,29 +451,40 @@ def run(*, repeat: int, seconds: float, max_calls: int) -> list[Row]:
 
             asyncio.run(check_async())
 
-            plan: list[tuple[str, str, Run]] = [
-                ("sequential", "mktows Client", sequential(mk_call)),
-                ("sequential", "zeep", sequential(z_call)),
-                ("sequential", "bare httpx POST", sequential(bare_call)),
-                ("10 threads", "mktows Client", threaded(mk_call)),
-                ("10 threads", "zeep", threaded(z_call)),
-                ("10 threads", "bare httpx POST", threaded(bare_call)),
-            ]
+            plan: list[tuple[str, str, Run, PoolChurn | None]] = []
+            for case, runner in (("sequential", sequential), ("10 threads", threaded)):
+                mk, bare_churn = churn[case, "mktows"], churn[case, "bare httpx"]
+                plan += [
+                    (case, "mktows Client", runner(mk_call(case), mk), mk),
+                    (case, "zeep", runner(z_call), None),
+                    (case, "bare httpx POST", runner(bare_call(case), bare_churn), bare_churn),
+                ]
             plan += [
-                ("10 asyncio tasks", name, concurrent_tasks(o, c, x))
-                for name, o, c, x in async_rows
+                (ASYNC_CASE, name, concurrent_tasks(o, c, x, ch), ch)
+                for name, o, c, x, ch in async_rows
             ]
-            for case in ("sequential", "10 threads", "10 asyncio tasks"):
-                chosen = [(name, runner) for c, name, runner in plan if c == case]
-                found = throughput(
-                    [r for _, r in chosen], repeat=repeat, max_calls=max_calls, seconds=seconds
+            for case in ("sequential", "10 threads", ASYNC_CASE):
+                chosen = [(name, runner, ch) for c, name, runner, ch in plan if c == case]
+                per_round = rounds(
+                    [r for _, r, _ in chosen],
+                    repeat=async_repeat if case == ASYNC_CASE else repeat,
+                    max_calls=max_calls,
+                    seconds=seconds,
                 )
                 rows += [
-                    Row(GROUP, case, n, v, "calls/s")
-                    for (n, _), v in zip(chosen, found, strict=True)
+                    Row(GROUP, case, n, statistics.median(rates), "calls/s", _note(rates, ch))
+                    for (n, _, ch), rates in zip(chosen, per_round, strict=True)
                 ]
         finally:
-            client.close()
-            bare.close()
+            for c in clients.values():
+                c.close()
+            for b in bares.values():
+                b.close()
             zclient.transport.session.close()
     return rows
+
+
+def _note(rates: list[float], churn: PoolChurn | None) -> str:
+    """The spread of a rate row's rounds and, where counted, its pool churn."""
+    spread = f"{min(rates):,.0f} to {max(rates):,.0f} in {len(rates)}"
+    return spread if churn is None else f"{spread}; {churn.summary(rates)}"
