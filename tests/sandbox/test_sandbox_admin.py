@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from support import NO_RETRY, clean_env, envelope, post, spawn
 
 from mktows import Fault, FaultError, LeadRecord, build_fault_envelope
 from mktows.sandbox import (
@@ -22,7 +23,6 @@ from mktows.sandbox import (
     serve_in_thread,
 )
 from mktows.sandbox.pytest_plugin import MktowsSandbox
-from tests.support import NO_RETRY, clean_env, envelope, post, spawn
 
 
 def _started(proc: subprocess.Popen[str]) -> str:

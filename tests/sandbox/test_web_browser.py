@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import NO_RETRY
 
 from mktows import FaultError, LeadRecord
 from mktows.sandbox.pytest_plugin import MktowsSandbox
-from tests.support import NO_RETRY
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.common.exceptions import (  # noqa: E402
