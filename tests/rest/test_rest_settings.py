@@ -95,3 +95,22 @@ def test_token_cache_renews_before_expiry() -> None:
     cache.discard(Secret("short"))
     assert cache.current(1.0) is None
     cache.discard(short)  # nothing cached: no error
+
+
+def test_the_same_token_handed_back_is_kept_until_it_really_expires() -> None:
+    # Adobe, "Authentication": before expiry the identity endpoint "returns the same
+    # token and its remaining lifespan": renewing 60 s early would fetch it again and
+    # again, so a token already held is used until a second before it expires.
+    from mktows._models import Secret
+    from mktows.rest._settings import TokenCache
+
+    cache = TokenCache()
+    cache.store(Secret("tok"), 3600, now=0)
+    assert cache.current(3539) is not None
+    assert cache.current(3540) is None  # due for renewal 60 s early
+    cache.store(Secret("tok"), 60, now=3540)  # the same token, 60 s left
+    assert cache.current(3598) is not None
+    assert cache.current(3599) is None
+    cache.store(Secret("new"), 3600, now=3600)
+    assert cache.current(7139) is not None
+    assert cache.current(7140) is None
