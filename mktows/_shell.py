@@ -18,12 +18,16 @@ import httpx
 from ._errors import ConfigError, MktowsError
 from ._flow import Flow, Send
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_TIMEOUT, asend, send
+from ._transport import DEFAULT_TIMEOUT, asend, connection_failed, send
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_DEADLINE = 120.0
+# Retries of a call whose connections are refused (or fail DNS, TLS) stop once the next
+# wait would end this many seconds after the first such failure: a server that is not
+# there is reported in seconds, not after the whole backoff series.
+CONNECT_RETRY_BUDGET = 3.0
 
 H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 T = TypeVar("T", httpx.BaseTransport, httpx.AsyncBaseTransport)
@@ -58,6 +62,28 @@ class ShellParts:
         _random: random.Random
 
         def _check_open(self) -> None: ...
+
+
+class _Unreachable:
+    """Tracks a call's failed connections and bounds the time spent retrying them."""
+
+    def __init__(self) -> None:
+        self.error: MktowsError | None = None
+        self.since = 0.0
+
+    def failed(self, exc: MktowsError) -> None:
+        if not connection_failed(exc):
+            self.error = None
+            return
+        if self.error is None:
+            self.since = time.monotonic()
+        self.error = exc
+
+    def give_up(self, wait: float) -> MktowsError | None:
+        """The connection error to raise instead of waiting ``wait`` seconds, if any."""
+        if self.error is not None and time.monotonic() + wait > self.since + CONNECT_RETRY_BUDGET:
+            return self.error
+        return None
 
 
 class Shell(Generic[H, T]):
@@ -127,9 +153,14 @@ class SyncShell(Shell[httpx.Client, httpx.BaseTransport]):
     def _drive(self, flow: Flow[R]) -> R:
         """Run a call flow: send what it asks, sleep when it says, return what it returns."""
         action = next(flow)
+        refused = _Unreachable()
         while True:
             try:
                 if not isinstance(action, Send):
+                    stop = refused.give_up(action.seconds)
+                    if stop is not None:
+                        flow.close()
+                        raise stop
                     time.sleep(action.seconds)
                     action = flow.send(None)
                     continue
@@ -140,6 +171,7 @@ class SyncShell(Shell[httpx.Client, httpx.BaseTransport]):
                         self._http, url, action, timeout=self.timeout, limit=self.max_response_bytes
                     )
                 except MktowsError as exc:
+                    refused.failed(exc)
                     action = flow.throw(exc)
                     continue
                 self._log_response(action, status, data)
@@ -176,9 +208,14 @@ class AsyncShell(Shell[httpx.AsyncClient, httpx.AsyncBaseTransport]):
     async def _adrive(self, flow: Flow[R]) -> R:
         """The async twin of :meth:`SyncShell._drive`."""
         action = next(flow)
+        refused = _Unreachable()
         while True:
             try:
                 if not isinstance(action, Send):
+                    stop = refused.give_up(action.seconds)
+                    if stop is not None:
+                        flow.close()
+                        raise stop
                     import asyncio  # only when a retry waits: asyncio costs ~20 ms at import
 
                     await asyncio.sleep(action.seconds)
@@ -191,6 +228,7 @@ class AsyncShell(Shell[httpx.AsyncClient, httpx.AsyncBaseTransport]):
                         self._http, url, action, timeout=self.timeout, limit=self.max_response_bytes
                     )
                 except MktowsError as exc:
+                    refused.failed(exc)
                     action = flow.throw(exc)
                     continue
                 self._log_response(action, status, data)

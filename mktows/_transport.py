@@ -50,6 +50,15 @@ def map_httpx_errors(
         ) from cause
 
 
+def connection_failed(exc: BaseException) -> bool:
+    """True when ``exc`` says no connection could be made at all (refused, DNS, TLS,
+    connect timeout): the request was not sent."""
+    cause = exc.__cause__
+    return isinstance(exc, TransportError) and isinstance(
+        cause, (httpx.ConnectError, httpx.ConnectTimeout)
+    )
+
+
 # Socket timeouts fire a hair early or late; within this, a timeout is the deadline's.
 _SLACK = 0.05
 

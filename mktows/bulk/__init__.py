@@ -8,7 +8,7 @@ from ._journal import JournalWriteError, Ledger
 from ._limiter import RateLimiter
 from ._progress import Progress, format_duration
 from ._read import KEY_COLUMNS, Row, count_rows, detect_format, lead_from_fields, read_rows
-from ._runner import RowResult, RowStatus, sync_leads
+from ._runner import RowResult, RowStatus, UnreachableError, sync_leads
 
 __all__ = [
     "KEY_COLUMNS",
@@ -19,6 +19,7 @@ __all__ = [
     "Row",
     "RowResult",
     "RowStatus",
+    "UnreachableError",
     "count_rows",
     "detect_format",
     "format_duration",

@@ -1,8 +1,10 @@
 """The journal and the results file of a bulk sync: what makes a run crash-safe and resumable.
 
-The journal is an append-only file, one JSON line per finished row, written to
-the OS at once and fsync'd in batches; the results CSV is derived from it and
-written only after the journal lines it shows are durable. Sends nothing.
+The journal is an append-only file: a header naming the input, the target and the
+options it was started with; then one JSON line per finished row and one per call
+let through (its wall-clock time, so a resumed run knows the service's window),
+written to the OS at once and fsync'd in batches; the results CSV is derived from it
+and written only after the journal lines it shows are durable. Sends nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import csv
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
 from .._errors import ConfigError, MktowsError
@@ -25,7 +27,9 @@ JOURNAL_VERSION = 1
 # Every header line starts with these bytes: a file without a newline that starts with
 # them (or is a prefix of them) is a header torn by a kill, and safe to write over.
 _MAGIC = b'{"mktows_journal": 1'
-RESULTS_HEADER = ("row", "lead_id", "status", "code", "error")
+RESULTS_HEADER = ("row", "Id", "Email", "ForeignSysPersonId", "lead_id", "status", "code", "error")
+_KEY_FIELDS = ("id", "email", "fsp")  # the row's key columns, in RowResult.keys order
+RECENT_CALLS = 10_000  # call times kept from an earlier run (more than any window holds)
 
 
 class JournalWriteError(MktowsError):
@@ -44,6 +48,10 @@ def _stamp(source: str | None) -> dict[str, int]:
     except OSError as exc:
         raise ConfigError(f"cannot read {source!r}: {exc.strerror}") from None
     return {"input_size": info.st_size, "input_mtime_ns": info.st_mtime_ns}
+
+
+def _shown(value: object) -> str:
+    return "(not set)" if value is None else json.dumps(value, ensure_ascii=False)
 
 
 class _Bits:
@@ -65,6 +73,9 @@ class _Bits:
 
 def _entry(result: RowResult) -> bytes:
     record: dict[str, Any] = {"row": result.row, "status": result.status.value}
+    for name, value in zip(_KEY_FIELDS, result.keys, strict=True):
+        if value:
+            record[name] = value
     if result.lead_id is not None:
         record["lead_id"] = result.lead_id
     if result.code is not None:
@@ -74,15 +85,20 @@ def _entry(result: RowResult) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n"
 
 
-def _parse_entry(line: bytes, number: int, path: str) -> RowResult:
+def _parse_entry(line: bytes, number: int, path: str) -> RowResult | float:
+    """A finished row, or the wall-clock time of a call let through."""
     try:
         record = json.loads(line)
+        if "call" in record:
+            return float(record["call"])
+        keys = tuple(str(record.get(name, "")) for name in _KEY_FIELDS)
         return RowResult(
             row=int(record["row"]),
             status=RowStatus(record["status"]),
             lead_id=record.get("lead_id"),
             code=record.get("code"),
             error=record.get("error"),
+            keys=(keys[0], keys[1], keys[2]),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
@@ -94,6 +110,7 @@ def _parse_entry(line: bytes, number: int, path: str) -> RowResult:
 def _results_row(result: RowResult) -> list[str]:
     return [
         str(result.row),
+        *result.keys,
         "" if result.lead_id is None else str(result.lead_id),
         result.status.value,
         "" if result.code is None else str(result.code),
@@ -112,7 +129,12 @@ class Ledger:
 
     ``source`` is the input file: its size and modification time go into the
     journal header, and a journal whose input has changed since is refused
-    (row numbers would point at other rows). A failed write raises
+    (row numbers would point at other rows). ``binding`` (JSON-able) names the
+    target and the options that change what a row becomes; a journal started
+    with another binding is refused too (its rows were done elsewhere, or
+    would become other leads now). :meth:`note_call` journals a call's time;
+    :attr:`recent_calls` holds the wall-clock times of the calls journaled
+    before (the latest ones). A failed write raises
     :class:`JournalWriteError` (the first one is kept in :attr:`write_error`);
     :meth:`close` still closes both files.
     """
@@ -124,6 +146,7 @@ class Ledger:
         *,
         restart: bool = False,
         source: str | None = None,
+        binding: Mapping[str, Any] | None = None,
         batch: int = 64,
         interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -140,7 +163,11 @@ class Ledger:
         self.write_error: JournalWriteError | None = None  # the first write that failed
         self.resumed = False
         self._source = source
-        self._header = {"mktows_journal": JOURNAL_VERSION, **_stamp(source)}
+        self._header: dict[str, Any] = {"mktows_journal": JOURNAL_VERSION, **_stamp(source)}
+        self._binding = None if binding is None else json.loads(json.dumps(binding))
+        if self._binding is not None:
+            self._header["binding"] = self._binding
+        self.recent_calls: collections.deque[float] = collections.deque(maxlen=RECENT_CALLS)
         try:
             if restart:
                 for path in (journal, results):
@@ -205,6 +232,7 @@ class Ledger:
         if not isinstance(header, dict) or header.get("mktows_journal") != JOURNAL_VERSION:
             raise self._not_a_journal()
         self._check_source(header)
+        self._check_binding(header)
         self.resumed = True
         good = handle.tell()
         number = 1
@@ -213,10 +241,12 @@ class Ledger:
             if not line.endswith(b"\n"):
                 break  # torn by a kill mid-write: the row was not finished
             result = _parse_entry(line, number, self.journal_path)
-            if result.final and result.row not in self._done:
+            good += len(line)
+            if isinstance(result, float):
+                self.recent_calls.append(result)
+            elif result.final and result.row not in self._done:
                 self._done.add(result.row)
                 self.previous[result.status] += 1
-            good += len(line)
         handle.truncate(good)
         handle.seek(0, os.SEEK_END)
         return handle
@@ -225,8 +255,9 @@ class Ledger:
         """Refuse to resume when the input is not the file the journal was started on."""
         if self._source is None:
             return
-        was = {key: header.get(key) for key in self._header if key != "mktows_journal"}
-        now = {key: value for key, value in self._header.items() if key != "mktows_journal"}
+        stamp = ("input_size", "input_mtime_ns")
+        was = {key: header.get(key) for key in stamp if key in self._header}
+        now = {key: self._header[key] for key in stamp if key in self._header}
         if was != now:
             raise ConfigError(
                 f"{self._source!r} has changed since the journal {self.journal_path!r} was "
@@ -234,14 +265,34 @@ class Ledger:
                 f"other rows now; run again with --restart to start over"
             )
 
+    def _check_binding(self, header: dict[str, Any]) -> None:
+        """Refuse to resume a journal started against another target or with other options."""
+        if self._binding is None:
+            return
+        was = header.get("binding")
+        was = was if isinstance(was, dict) else {}
+        changes = [
+            f"{name} was {_shown(was.get(name))}, now {_shown(self._binding.get(name))}"
+            for name in sorted({*was, *self._binding})
+            if was.get(name) != self._binding.get(name)
+        ]
+        if changes:
+            raise ConfigError(
+                f"the journal {self.journal_path!r} belongs to another run: "
+                + "; ".join(changes)
+                + ". Its rows were not done for this one. Run again with --restart to "
+                "start over against this target with these options (the journal and "
+                "results are discarded), or with --journal PATH to keep a separate journal"
+            )
+
     def _replay(self) -> None:
         written = _Bits()
         for result in self._entries():
-            if result.final and result.row not in written:
+            if isinstance(result, RowResult) and result.final and result.row not in written:
                 written.add(result.row)
                 self._results.writerow(_results_row(result))
 
-    def _entries(self) -> Iterator[RowResult]:
+    def _entries(self) -> Iterator[RowResult | float]:
         with open(self.journal_path, "rb") as handle:
             handle.readline()
             for number, line in enumerate(handle, start=2):
@@ -269,6 +320,19 @@ class Ledger:
         self._pending.append(result)
         if len(self._pending) >= self._batch or self._clock() - self._last_sync >= self._interval:
             self.sync()
+
+    def note_call(self, when: float | None = None) -> None:
+        """Journal that a call was let through at ``when`` (wall-clock, default now).
+
+        Written to the OS at once, so a kill loses none; a failed write is kept in
+        :attr:`write_error` (and reported by :meth:`close`), never raised here.
+        """
+        line = json.dumps({"call": round(time.time() if when is None else when, 3)})
+        try:
+            self._journal.write(line.encode() + b"\n")
+            self._journal.flush()
+        except OSError as exc:
+            self._write_error("the journal", self.journal_path, exc)
 
     def sync(self) -> None:
         """fsync the journal, then write the results lines it now covers.

@@ -1,4 +1,5 @@
-"""A client-side limiter for calls per sliding window and concurrent calls (SPEC §5).
+"""A client-side limiter for calls per sliding window and concurrent calls (SPEC §5),
+with back-pressure from the service's own limit faults and a halt for Ctrl-C.
 
 It only paces callers; it never sends anything itself and knows nothing of SOAP.
 """
@@ -9,6 +10,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import math
 import time
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
@@ -17,7 +19,20 @@ import httpx
 
 from .._errors import ConfigError
 
-__all__ = ["RateLimiter"]
+__all__ = ["DispatchStopped", "PacingError", "RateLimiter"]
+
+RATE_LIMITED = 20023  # the service's window is full (REST 606)
+CONCURRENCY_LIMITED = 20024  # too many calls at once at the service (REST 615)
+
+
+class DispatchStopped(Exception):
+    """Raised to a caller waiting for the limiter once :meth:`RateLimiter.halt` was
+    called: the call was never let through, so nothing was sent."""
+
+
+class PacingError(ConfigError):
+    """The same limiter paces a client twice (transport and ``async with``)."""
+
 
 # The limiters the current task is inside of (``async with limiter``). A limited
 # transport that finds its own limiter here refuses the request: waiting for a second
@@ -48,6 +63,14 @@ class RateLimiter:
     with the same limiter: a call made inside ``async with limiter`` through a
     client whose transport is ``limiter.transport()`` raises ConfigError
     (it would need two slots at once and could wait forever).
+
+    Back-pressure: :meth:`limited` is told of each 20023/20024 the service
+    answers; it pauses every caller until the service's window can admit a
+    call again and lowers the local rate while such faults keep coming (other
+    integrations share the instance's limit); the rate climbs back after calm
+    windows. :meth:`seed` counts calls an earlier process made in the window;
+    ``on_call`` (if set) is called as each call is let through. :meth:`halt`
+    stops it for good: waiting and later callers get :class:`DispatchStopped`.
     """
 
     def __init__(
@@ -78,6 +101,12 @@ class RateLimiter:
         self._window_lock: asyncio.Lock | None = None
         self._released = asyncio.Event()
         self._slots: asyncio.Semaphore | None = None
+        self.allowed = calls  # the local rate now: lowered by limit faults, then restored
+        self._paused_until = -math.inf
+        self._lowered_at = -math.inf
+        self._halted = False
+        self._halt = asyncio.Event()
+        self.on_call: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -90,20 +119,70 @@ class RateLimiter:
         """Calls currently inside the limiter."""
         return self._in_flight
 
+    @property
+    def halted(self) -> bool:
+        """True once :meth:`halt` was called."""
+        return self._halted
+
+    def halt(self) -> None:
+        """Let no call through any more: every waiting and later :meth:`acquire` raises
+        :class:`DispatchStopped`. Calls already let through go on and are released as usual.
+        """
+        self._halted = True
+        self._halt.set()
+        self._released.set()
+
+    def _check_halt(self) -> None:
+        if self._halted:
+            raise DispatchStopped("the limiter was halted: the call was not sent")
+
+    async def _nap(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the limiter is halted meanwhile."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._halt.wait(), seconds)
+
+    def limited(self, code: int | None) -> None:
+        """The service answered ``code`` 20023 (window full) or 20024 (too many at once):
+        pause all callers (a full window for 20023, a second for 20024) and lower the
+        local rate, at most once per window. Other codes are ignored.
+        """
+        if code not in (RATE_LIMITED, CONCURRENCY_LIMITED):
+            return
+        now = self._clock()
+        span = self.window + self.margin if self.window else 1.0
+        pause = span if code == RATE_LIMITED else min(span, 1.0)
+        self._paused_until = max(self._paused_until, now + pause)
+        if self.calls and now - self._lowered_at >= span:
+            self._lowered_at = now
+            self.allowed = max(1, int(self.allowed * 0.8))
+
+    def seed(self, ages: list[float]) -> None:
+        """Count calls made ``ages`` seconds ago (by an earlier run) in the window."""
+        now = self._clock()
+        span = self.window + self.margin
+        times = [now - max(age, 0.0) for age in ages if age < span]
+        self._finished = collections.deque(sorted([*self._finished, *times]))
+
     async def acquire(self) -> None:
-        """Wait for a concurrency slot, then for room in the window; pair with :meth:`release`."""
+        """Wait for a concurrency slot, then for room in the window; pair with :meth:`release`.
+
+        Raises DispatchStopped once the limiter is halted (nothing is held then).
+        """
+        self._check_halt()
         if self.concurrency:
             if self._slots is None:
                 self._slots = asyncio.Semaphore(self.concurrency)
             await self._slots.acquire()
         try:
-            if self.calls:
-                await self._wait_for_window()
+            self._check_halt()
+            await self._wait_for_window()
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
             raise
         self._in_flight += 1
+        if self.on_call is not None:
+            self.on_call()
 
     async def _wait_for_window(self) -> None:
         if self._window_lock is None:
@@ -112,14 +191,23 @@ class RateLimiter:
         async with self._window_lock:
             span = self.window + self.margin
             while True:
+                self._check_halt()
                 now = self._clock()
+                if now < self._paused_until:  # the service said its window is full
+                    await self._nap(self._paused_until - now)
+                    continue
+                if not self.calls:
+                    return
                 while self._finished and self._finished[0] + span <= now:
                     self._finished.popleft()
-                if self._open + len(self._finished) < self.calls:
+                if self.allowed < self.calls and now - self._lowered_at >= 2 * span:
+                    self._lowered_at = now  # calm for two windows: climb back
+                    self.allowed = min(self.calls, self.allowed + max(1, self.calls // 10))
+                if self._open + len(self._finished) < self.allowed:
                     self._open += 1
                     return
                 if self._finished:
-                    await asyncio.sleep(self._finished[0] + span - now)
+                    await self._nap(self._finished[0] + span - now)
                 else:  # every place is held by a call still running: wait for one to end
                     self._released.clear()
                     await self._released.wait()
@@ -171,7 +259,7 @@ class _LimitedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if any(held is self._limiter for held in _HELD.get()):
-            raise ConfigError(
+            raise PacingError(
                 f"{self._limiter!r} paces this client twice: as its transport and with "
                 "'async with' (e.g. sync_leads(..., limiter=...)); use one of the two"
             )

@@ -33,7 +33,9 @@ class Progress:
     On a terminal the line is redrawn at most every ``redraw`` seconds; on
     anything else a plain line is written every ``interval`` seconds.
     ``total`` (rows in the file, or None when unknown) and ``done_before``
-    (rows finished by earlier runs) make the percentage and the ETA.
+    (rows finished by earlier runs) make the percentage and the ETA;
+    ``previous`` (their outcomes) is counted with this run's, so that the line
+    shows the same categories and rows as the summary.
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class Progress:
         *,
         total: int | None,
         done_before: int = 0,
+        previous: collections.Counter[RowStatus] | None = None,
         tty: bool | None = None,
         interval: float = 5.0,
         redraw: float = 0.2,
@@ -49,7 +52,8 @@ class Progress:
     ) -> None:
         self.stream = stream
         self.total = total
-        self.done_before = done_before
+        self.previous = previous if previous is not None else collections.Counter()
+        self.done_before = done_before or sum(self.previous.values())
         self.tty = stream.isatty() if tty is None else tty
         self.counts: collections.Counter[RowStatus] = collections.Counter()
         self._every = redraw if self.tty else interval
@@ -83,9 +87,8 @@ class Progress:
         parts.append(f"{rate:.1f} rows/s")
         if self.total is not None and rate > 0:
             parts.append(f"ETA {format_duration(max(self.total - done, 0) / rate)}")
-        synced = self.counts[RowStatus.CREATED], self.counts[RowStatus.UPDATED]
-        failed = self.done - sum(synced)
-        parts.append(f"created {synced[0]}, updated {synced[1]}, failed {failed}")
+        counts = self.previous + self.counts
+        parts.append(", ".join(f"{status.value.lower()} {counts[status]}" for status in RowStatus))
         return "  ".join(parts)
 
     def _show(self, now: float) -> None:

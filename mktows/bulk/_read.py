@@ -33,16 +33,34 @@ KEY_COLUMNS: Mapping[str, str] = {
 }
 
 
+Keys = tuple[str, str, str]  # the row's Id, Email and ForeignSysPersonId as read ("" if none)
+NO_KEYS: Keys = ("", "", "")
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One input row: its number (the file line it starts on), and either the
     lead to send (with its Munchkin ``cookie``) or the ``error`` that makes it invalid.
+    ``keys`` are its Id, Email and ForeignSysPersonId as read, for the results file.
     """
 
     number: int
     lead: LeadRecord | None = None
     cookie: str | None = None
     error: str | None = None
+    keys: Keys = NO_KEYS
+
+    @property
+    def key_columns(self) -> Keys:
+        """The row's Id, Email and ForeignSysPersonId: as read, else from its lead."""
+        if self.keys != NO_KEYS or self.lead is None:
+            return self.keys
+        lead = self.lead
+        return (
+            "" if lead.id is None else str(lead.id),
+            lead.email or "",
+            lead.foreign_sys_person_id or "",
+        )
 
 
 def detect_format(path: str | os.PathLike[str], given: str | None = None) -> str:
@@ -153,11 +171,24 @@ def _build(columns: _Columns, values: list[object]) -> tuple[LeadRecord, str | N
     return lead, None if cookie is None else str(cookie)
 
 
+_KEY_ORDER = {"Id": 0, "Email": 1, "ForeignSysPersonId": 2}
+
+
+def _key_text(columns: _Columns, values: list[object]) -> Keys:
+    """The key columns of a row, as text, whatever else is wrong with it."""
+    found = ["", "", ""]
+    for target, value in zip(columns.targets, values, strict=True):
+        usable = value is not None and not isinstance(value, (dict, list))
+        if usable and target is not None and target[0] == "key" and target[1] in _KEY_ORDER:
+            found[_KEY_ORDER[target[1]]] = str(value).strip()
+    return found[0], found[1], found[2]
+
+
 def _row(number: int, columns: _Columns, values: list[object]) -> Row:
     try:
         lead, cookie = _build(columns, values)
     except ValidationError as exc:
-        return Row(number, error=str(exc))
+        return Row(number, error=str(exc), keys=_key_text(columns, values))
     return Row(number, lead=lead, cookie=cookie)
 
 

@@ -321,9 +321,14 @@ def client(target: Target, args: argparse.Namespace) -> Client | RestClient:
 
 
 def async_client(
-    target: Target, args: argparse.Namespace, limiter: RateLimiter
+    target: Target,
+    args: argparse.Namespace,
+    limiter: RateLimiter,
+    retry: RetryPolicy | None = None,
 ) -> AsyncClient | AsyncRestClient:
-    """The async client for ``target``, every HTTP attempt going through ``limiter``."""
+    """The async client for ``target``, every HTTP attempt going through ``limiter``;
+    ``retry`` (default: per --retries) is its own retry policy."""
+    policy = retry or _retry(args)
     if isinstance(target, RestSettings):
         return AsyncRestClient(
             target.rest_url,
@@ -334,7 +339,7 @@ def async_client(
             partitions=target.partitions,
             transport=limiter.transport(),
             deadline=args.deadline,
-            retry=_retry(args),
+            retry=policy,
         )
     return AsyncClient(
         target.endpoint,

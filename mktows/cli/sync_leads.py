@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from .._errors import ConfigError, FaultError
+from .._retry import RetryPolicy
 from ..bulk import (
     JournalWriteError,
     Ledger,
@@ -28,6 +29,7 @@ from ..bulk import (
     RateLimiter,
     Row,
     RowStatus,
+    UnreachableError,
     count_rows,
     detect_format,
     format_duration,
@@ -46,6 +48,7 @@ from ._help import (
 )
 from ._settings import (
     UNCAPPED_WORKERS,
+    SoapTarget,
     Target,
     UsageError,
     async_client,
@@ -54,7 +57,13 @@ from ._settings import (
     non_negative_int,
     positive_float,
     resolve,
+    sandbox_db_path,
 )
+
+# Over SOAP the bulk client tries each call once (re-signing a stale timestamp); the
+# runner retries rows itself: limit faults by back-pressure, refused connections within
+# --give-up-after, other transient failures --retries times.
+_ONE_TRY = RetryPolicy(attempts=1, resign_attempts=2)
 
 
 def _mapping(text: str) -> tuple[str, str]:
@@ -142,6 +151,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=REST_MAX_BATCH,
         help=f"leads per Sync Leads call over REST (default and at most {REST_MAX_BATCH})",
     )
+    limits.add_argument(
+        "--give-up-after",
+        type=positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="stop when the server stays unreachable this long after calls succeeded "
+        "(default 60; before any success, 3 failed connections in a row stop the run)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -171,6 +188,10 @@ class _Run:
     read_error: OSError | None = None  # the input file failed part-way
     write_error: JournalWriteError | None = None  # the journal or results file failed
     rest: bool = False  # the run went over REST
+    unreachable: UnreachableError | None = None  # the server could not be reached
+
+
+_RETRIED = (RowStatus.ERROR, RowStatus.FAULT)  # INVALID is retried too, but needs a fix
 
 
 def _pending(rows: Iterable[Row], ledger: Ledger) -> Iterator[Row]:
@@ -199,6 +220,7 @@ async def _run_bulk(
         run.interrupted = True
         if presses == 1:
             stop.set()
+            limiter.halt()  # rows waiting for the limiter never go out
             progress.finish()
             print(
                 f"mktows: stopping; waiting for {limiter.in_flight} call(s) in flight "
@@ -215,7 +237,8 @@ async def _run_bulk(
             loop.add_signal_handler(signum, interrupt)
             installed.append(signum)
     try:
-        async with async_client(target, args, limiter) as client:
+        retry = None if run.rest else _ONE_TRY
+        async with async_client(target, args, limiter, retry) as client:
             if run.rest:  # up to 300 leads a call; rows sharing a key never fly at once
                 results = sync_leads_batched(
                     client,  # type: ignore[arg-type]  # an AsyncRestClient over REST
@@ -229,9 +252,12 @@ async def _run_bulk(
                 results = sync_leads(
                     client,
                     rows,
+                    transport_limiter=limiter,
                     workers=limiter.concurrency or UNCAPPED_WORKERS,
                     workspace=args.workspace,
                     stop=stop,
+                    retries=args.retries,
+                    give_up_after=args.give_up_after,
                 )
             # aclosing: a journal write failure leaves the loop with calls in flight;
             # closing the runner abandons them (a rerun sends those rows again).
@@ -240,7 +266,9 @@ async def _run_bulk(
                     async for result in results:
                         ledger.record(result)
                         progress.update(result)
-                        run.retry_pending += not result.final
+                        run.retry_pending += result.status in _RETRIED and not result.final
+                except UnreachableError as exc:
+                    run.unreachable = exc
                 except FaultError as exc:
                     run.fault = exc
                 except OSError as exc:  # the rows read so far are journaled; a rerun resumes
@@ -277,6 +305,7 @@ def _summary(
         "journal": ledger.journal_path,
         "interrupted": run.interrupted,
         "fault_code": run.fault.code if run.fault else None,
+        "unreachable": run.unreachable.reason if run.unreachable else None,
         "exit_code": code,
     }
 
@@ -288,7 +317,7 @@ def _exit_code(run: _Run, counts: Mapping[RowStatus, int]) -> int:
         return EXIT_USAGE
     if run.fault is not None:
         return EXIT_FAULT
-    if run.retry_pending:
+    if run.retry_pending or run.unreachable is not None:
         return EXIT_TRANSPORT
     synced = counts[RowStatus.CREATED] + counts[RowStatus.UPDATED]
     return EXIT_OK if synced == sum(counts.values()) else EXIT_NOT_SYNCED
@@ -318,6 +347,32 @@ def _limiter(args: argparse.Namespace, rest: bool = False) -> RateLimiter:
     return RateLimiter(calls=calls, window=window or 1.0, concurrency=concurrency)
 
 
+def _binding(
+    args: argparse.Namespace, target: Target | None, fmt: str, mapping: Mapping[str, str]
+) -> dict[str, Any]:
+    """Where the rows go and every option that changes what a row becomes: a journal
+    started with another binding is not resumed. Never a secret."""
+    where: dict[str, Any]
+    if target is None:
+        where = {"wire": "soap", "endpoint": f"embedded sandbox {sandbox_db_path(os.environ)}"}
+    elif isinstance(target, SoapTarget):
+        where = {"wire": "soap", "endpoint": target.endpoint, "user_id": target.user_id}
+    else:
+        where = {
+            "wire": "rest",
+            "rest_url": target.rest_url,
+            "identity_url": target.identity_url,
+            "client_id": target.client_id,
+            "foreign_id_field": target.foreign_id_field,
+            "partitions": dict(target.partitions),
+        }
+    return {**where, "workspace": args.workspace, "format": fmt, "map": dict(mapping)}
+
+
+def _where(target: Target) -> str:
+    return target.rest_url if isinstance(target, RestSettings) else target.endpoint
+
+
 def run(args: argparse.Namespace) -> int:
     """Sync every lead of ``args.file``; print the summary; return the exit code."""
     out, err = sys.stdout, sys.stderr
@@ -335,13 +390,22 @@ def run(args: argparse.Namespace) -> int:
     journal = args.journal or f"{args.file}.journal"
     results = args.results or f"{args.file}.results.csv"
     try:
-        ledger = Ledger(journal, results, restart=args.restart, source=args.file)
+        ledger = Ledger(
+            journal,
+            results,
+            restart=args.restart,
+            source=args.file,
+            binding=_binding(args, target, fmt, mapping),
+        )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    # The service still counts the calls of the run this one resumes: so does the limiter.
+    now = time.time()
+    limiter.seed([now - when for when in ledger.recent_calls])
+    limiter.on_call = ledger.note_call
     run = _Run()
-    progress = Progress(
-        err, total=total, done_before=ledger.done_before, interval=args.progress_interval
-    )
+    progress = Progress(err, total=total, previous=ledger.previous, interval=args.progress_interval)
+    where = ""
     try:
         if ledger.resumed:
             print(
@@ -350,6 +414,7 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         with connect(target, err) as endpoint:
+            where = _where(endpoint)
             run = asyncio.run(
                 _run_bulk(args, endpoint, _pending(rows, ledger), ledger, progress, limiter, err)
             )
@@ -360,7 +425,7 @@ def run(args: argparse.Namespace) -> int:
     run.write_error = ledger.write_error
     code = _exit_code(run, ledger.previous + progress.counts)
     summary = _summary(args, ledger, progress, run, code)
-    _print_summary(summary, run, err)
+    _print_summary(summary, run, err, where)
     if args.json:
         print(json.dumps(summary), file=out)
     return code
@@ -371,7 +436,13 @@ def _chain(first: Row, rest: Iterator[Row]) -> Iterator[Row]:
     yield from rest
 
 
-def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO) -> None:
+def _print_summary(summary: Mapping[str, Any], run: _Run, err: TextIO, where: str) -> None:
+    if run.unreachable is not None:
+        print(
+            f"mktows: cannot reach {where}: {run.unreachable.reason}; nothing was lost, "
+            "run again to resume",
+            file=err,
+        )
     if run.fault is not None:
         advice = hint(run.fault, run.rest)
         print(f"mktows: stopped by fault {run.fault.code}: {run.fault}{advice}", file=err)

@@ -38,6 +38,9 @@ def test_fresh_run_writes_journal_then_results(tmp_path: Path) -> None:
     ledger.close()
     assert read_results(Path(results))[1] == {
         "row": "3",
+        "Id": "",
+        "Email": "",
+        "ForeignSysPersonId": "",
         "lead_id": "",
         "status": "FAULT",
         "code": "20105",
@@ -54,7 +57,7 @@ def test_resume_skips_final_rows_only_and_rewrites_results(tmp_path: Path) -> No
         result(4, S.FAULT, 20023),  # transient fault: sent again
         result(5, S.FAULT, 20014),  # run-stopping fault: sent again
         result(6, S.FAULT, 20105),  # permanent fault: done
-        result(7, S.INVALID),
+        result(7, S.INVALID),  # re-read with the rerun's options: sent again if now valid
         result(8, S.FAILED),
     ]:
         ledger.record(item)
@@ -64,9 +67,9 @@ def test_resume_skips_final_rows_only_and_rewrites_results(tmp_path: Path) -> No
     again = Ledger(journal, results)
     assert again.resumed
     done = [row for row in range(1, 11) if again.is_done(row)]
-    assert done == [2, 6, 7, 8]
-    assert again.done_before == 4
-    assert [r["row"] for r in read_results(Path(results))] == ["2", "6", "7", "8"]
+    assert done == [2, 6, 8]
+    assert again.done_before == 3
+    assert [r["row"] for r in read_results(Path(results))] == ["2", "6", "8"]
     again.record(result(9, S.UPDATED))
     again.close()
     assert [line["row"] for line in journal_lines(Path(journal))][-1] == 9  # torn tail cut off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 
 import pytest
@@ -31,9 +32,12 @@ def test_plain_lines_when_not_a_terminal() -> None:
         progress, clock, [RowStatus.CREATED, RowStatus.UPDATED, RowStatus.FAILED, RowStatus.INVALID]
     )
     lines = stream.getvalue().splitlines()
+    # The summary's categories, each counted apart (issue #11, finding 7).
     assert lines == [
-        "mktows: 4/10 (40%)  1.0 rows/s  ETA 6s  created 1, updated 1, failed 0",
-        "mktows: 6/10 (60%)  1.0 rows/s  ETA 4s  created 1, updated 1, failed 2",
+        "mktows: 4/10 (40%)  1.0 rows/s  ETA 6s  "
+        "created 1, updated 1, failed 0, invalid 0, fault 0, error 0",
+        "mktows: 6/10 (60%)  1.0 rows/s  ETA 4s  "
+        "created 1, updated 1, failed 1, invalid 1, fault 0, error 0",
     ]
     progress.finish()  # nothing to clear
     assert stream.getvalue().count("\r") == 0
@@ -61,3 +65,14 @@ def test_redrawn_bar_on_a_terminal_then_cleared() -> None:
 )
 def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_resumed_run_counts_earlier_runs_like_the_summary() -> None:
+    stream, clock = io.StringIO(), Clock()
+    earlier = collections.Counter({RowStatus.CREATED: 3, RowStatus.FAILED: 1})
+    progress = Progress(stream, total=10, previous=earlier, tty=False, interval=1.0, clock=clock)
+    feed(progress, clock, [RowStatus.UPDATED])
+    assert stream.getvalue().splitlines() == [
+        "mktows: 5/10 (50%)  1.0 rows/s  ETA 5s  "
+        "created 3, updated 1, failed 1, invalid 0, fault 0, error 0",
+    ]

@@ -92,7 +92,7 @@ def test_a_fatal_fault_stops_the_run_and_is_raised() -> None:
             id="permanent-fault",
         ),
         pytest.param(
-            lambda: httpx.Response(500, content=build_fault_envelope(Fault.for_code(20023))),
+            lambda: httpx.Response(500, content=build_fault_envelope(Fault.for_code(20011))),
             RowStatus.FAULT,
             False,
             id="transient-fault",

@@ -92,7 +92,9 @@ def test_an_unmapped_rest_workspace_is_a_settings_error_for_one_lead_too(
     assert lead_counts(rest_env.db_path) == (0, 0)
 
 
-def test_the_library_runner_stops_on_an_unmapped_workspace(rest_env: SandboxServer) -> None:
+def test_the_library_runner_makes_rows_an_unmapped_workspace_cannot_carry_invalid(
+    rest_env: SandboxServer,
+) -> None:
     seen: list[RowResult] = []
 
     async def run() -> None:
@@ -106,9 +108,11 @@ def test_the_library_runner_stops_on_an_unmapped_workspace(rest_env: SandboxServ
             async for result in sync_leads(client, leads, workers=2, workspace="Europe"):
                 seen.append(result)
 
-    with pytest.raises(ConfigError, match="workspace 'Europe' has no partition mapping"):
-        asyncio.run(asyncio.wait_for(run(), 20))
-    assert seen == []  # no row reported INVALID for a settings error
+    asyncio.run(asyncio.wait_for(run(), 20))
+    # A per-row problem stays per row (issue #11, finding 6): each row says why, none sent.
+    assert sorted(r.row for r in seen) == list(range(1, 7))
+    assert {r.status for r in seen} == {RowStatus.INVALID}
+    assert all("workspace 'Europe' has no partition mapping" in (r.error or "") for r in seen)
     assert lead_counts(rest_env.db_path) == (0, 0)
 
 
@@ -294,7 +298,8 @@ def test_a_journal_over_the_file_size_limit_stops_cleanly_and_resumes(
     assert "resuming" in done.stderr
     rows = [int(r["row"]) for r in read_results(tmp_path / "leads.csv.results.csv")]
     assert sorted(rows) == list(range(2, count + 2))  # every row exactly once
-    assert len(journal_lines(journal)) == count
+    # INVALID rows are re-read on a rerun: the second run journals every row again.
+    assert [line["row"] for line in journal_lines(journal)][-count:] == list(range(2, count + 2))
 
 
 def onto_a_full_disk(fd: int) -> None:

@@ -114,6 +114,7 @@ def test_results_table_mapping_and_bad_rows(
         "journal",
         "interrupted",
         "fault_code",
+        "unreachable",
         "exit_code",
     }
     assert (summary["rows"], summary["total"], summary["invalid"]) == (7, 7, 4)
@@ -168,8 +169,11 @@ def test_unreachable_server_exits_4(
     source = write_csv(tmp_path / "leads.csv", ["Email"], [["a@x.com"], ["b@x.com"]])
     args = ["sync-leads", str(source), "--endpoint", refused_url, "--user-id", "u"]
     assert main([*args, "--encryption-key", "k", "--retries", "0"]) == 4
-    assert {r["status"] for r in read_results(tmp_path / "leads.csv.results.csv")} == {"ERROR"}
-    capsys.readouterr()
+    # Nothing could be sent: no row is reported, every row stays pending for a rerun.
+    assert read_results(tmp_path / "leads.csv.results.csv") == []
+    err = capsys.readouterr().err
+    assert f"mktows: cannot reach {refused_url}: Connect" in err
+    assert "; nothing was lost, run again to resume" in err
 
 
 @pytest.mark.parametrize(
