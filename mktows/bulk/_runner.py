@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
@@ -28,6 +29,8 @@ from ._limiter import DispatchStopped, PacingError, RateLimiter
 from ._read import NO_KEYS, Keys, Row
 
 __all__ = ["LeadSyncer", "RowResult", "RowStatus", "UnreachableError", "sync_leads"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 10
 LIMIT_CODES = frozenset({20023, 20024})  # the shared window is full: back-pressure, not a retry
@@ -279,7 +282,9 @@ class _Run:
                         self.stop(UnreachableError(_reason(exc)))
                         return last
                     reconnects += 1
-                    await _nap(self.halt, min(0.25 * 2**reconnects, 2.0))
+                    wait = min(0.25 * 2**reconnects, 2.0)
+                    log.warning("row %d: %s; retry %d in %.2fs", row.number, exc, reconnects, wait)
+                    await _nap(self.halt, wait)
                     continue
                 if not isinstance(exc, TransportError):
                     self.reach.answer()  # the server answered something
@@ -293,7 +298,9 @@ class _Run:
                 self.reach.answer()
                 return _from_result(row, result)
             tries += 1
-            await _nap(self.halt, self.backoff.delay(tries, self.random.random()))
+            wait = self.backoff.delay(tries, self.random.random())
+            log.warning("row %d: %s; retry %d in %.2fs", row.number, last.error, tries, wait)
+            await _nap(self.halt, wait)
         return last
 
 

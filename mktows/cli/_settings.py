@@ -347,5 +347,5 @@ def async_client(
         target.encryption_key,
         transport=limiter.transport(),
         deadline=args.deadline,
-        retry=_retry(args),
+        retry=policy,
     )
