@@ -66,7 +66,7 @@ class _Rest(ShellParts):
         rest_url: str,
         identity_url: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | Secret,
         foreign_id_field: str | None,
         partitions: Mapping[str, str] | None,
     ) -> None:
@@ -145,11 +145,21 @@ class RestClient(_Rest, SyncShell):
     >>> with RestClient(REST_URL, IDENTITY_URL, CLIENT_ID, CLIENT_SECRET) as client:
     ...     result = client.sync_lead(LeadRecord(email="t@t.com"))
 
-    Same call, results and errors as :class:`~mktows.Client`. ``foreign_id_field``
-    names the custom REST field that holds ForeignSysPersonId; ``partitions``
-    maps workspace names to partition names. The OAuth token is fetched when
-    needed, shared by every client of the same API user in the process and
-    renewed before it expires.
+    Same call, results and errors as :class:`~mktows.Client`. Arguments:
+
+    - ``rest_url``, ``identity_url``: ``https://123-ABC-456.mktorest.com/rest`` and
+      ``…/identity`` (or a sandbox's ``server.rest_url`` and ``server.identity_url``).
+    - ``client_id``, ``client_secret``: the API user's OAuth client (the secret may be
+      a :class:`~mktows.Secret`; it is never shown).
+    - ``foreign_id_field``: the REST name of the custom field that holds
+      ForeignSysPersonId (None: leads keyed by it are refused, nothing sent).
+    - ``partitions``: workspace name -> partition name, for ``workspace=``.
+    - ``timeout``, ``deadline``, ``retry``, ``max_response_bytes``, ``http_client``,
+      ``transport``, ``verify``, ``clock``: as for :class:`~mktows.Client`; one
+      ``deadline`` covers every HTTP call of one sync (token, Describe, Sync Leads…).
+
+    The OAuth token is fetched when needed, shared by every client of the same API
+    user in the process, and renewed on 601/602 or when it really expires.
     """
 
     def __init__(
@@ -157,7 +167,7 @@ class RestClient(_Rest, SyncShell):
         rest_url: str,
         identity_url: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | Secret,
         *,
         foreign_id_field: str | None = None,
         partitions: Mapping[str, str] | None = None,
@@ -239,7 +249,7 @@ class AsyncRestClient(_Rest, AsyncShell):
         rest_url: str,
         identity_url: str,
         client_id: str,
-        client_secret: str,
+        client_secret: str | Secret,
         *,
         foreign_id_field: str | None = None,
         partitions: Mapping[str, str] | None = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -50,17 +49,15 @@ class RestSettings:
     the old ForeignSysPersonId (None: leads keyed by it are refused);
     ``partitions`` maps a SOAP workspace name to a REST partition name.
     ``client_secret`` may be given as a str; it is kept as a
-    :class:`~mktows._models.Secret` (``.value`` reads it), so no repr shows it.
+    :class:`~mktows.Secret` (``.value`` reads it), so no repr shows it.
     """
 
     rest_url: str
     identity_url: str
     client_id: str
-    client_secret: Secret | str = field(compare=False)  # a Secret once constructed
+    client_secret: Secret | str  # a Secret once constructed (Secrets compare by value)
     foreign_id_field: str | None = None
     partitions: Mapping[str, str] = field(default_factory=dict, hash=False)
-    # Equality and hash see the secret through its digest: a Secret compares by identity.
-    _secret_digest: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Wrapped first: from here on no repr of these settings shows the secret.
@@ -76,8 +73,6 @@ class RestSettings:
             raise ConfigError("client_secret is required (the API user's client secret)")
         if not _encodable(secret.value):
             raise ConfigError("client_secret holds a character UTF-8 cannot encode; copy it again")
-        digest = hashlib.sha256(secret.value.encode()).hexdigest()
-        object.__setattr__(self, "_secret_digest", digest)
         if self.foreign_id_field is not None:
             object.__setattr__(
                 self, "foreign_id_field", _required(self.foreign_id_field, "foreign_id_field")
