@@ -105,8 +105,8 @@ class Client(_Soap, SyncShell):
       resign_attempts=0)`` never retries.
     - ``max_response_bytes``: a longer answer is refused (default 10 MiB).
     - ``http_client``: your own ``httpx.Client`` (yours to close); or ``transport``
-      to plug an httpx transport into the one this client makes; ``verify=False``
-      turns TLS verification off (on by default).
+      to plug an httpx transport into the one this client makes.
+    - ``verify``: TLS certificate verification, on unless ``False`` is given.
     - ``clock``: where signing reads the time (default: now, in UTC).
     """
 
