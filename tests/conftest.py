@@ -19,6 +19,11 @@ from mktows.sandbox import (
     serve_in_thread,
 )
 
+# The mktows_sandbox fixture, loaded here rather than through the pytest11 entry point
+# (pyproject's addopts say -p no:mktows) so that pytest-cov is measuring when mktows is
+# first imported.
+pytest_plugins = ("mktows.sandbox.pytest_plugin",)
+
 
 @dataclass(frozen=True)
 class SandboxServer:
