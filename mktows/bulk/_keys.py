@@ -72,3 +72,8 @@ class KeyChains:
     def turn(self, lead: LeadRecord | None) -> Turn:
         """Queue a row behind the earlier unfinished rows that share one of its keys."""
         return Turn(self, lead_keys(lead))
+
+    def turn_of(self, keys: Sequence[str]) -> Turn:
+        """Queue a batch (holding ``keys``) behind the earlier unfinished units that
+        share one of them."""
+        return Turn(self, keys)

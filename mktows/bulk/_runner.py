@@ -1,133 +1,48 @@
-"""The bulk runner: many syncLead calls at once over an async client (SOAP or REST),
-one result per row.
+"""The bulk runner: many leads synced at once over an async client (SOAP or REST), one
+result per row.
 
 Holds only a bounded number of rows at a time; paces through a RateLimiter, backs
 off from the service's limit faults, runs rows sharing a key one after another and
-stops when the server cannot be reached. Each row is one unit of work (``_attempt``).
-It reads no files and writes none (see _read and _journal).
+stops when the server cannot be reached. A unit of work is one row (``sync_lead``) or,
+over a client that takes many leads a call (REST), a batch of rows sharing no key
+(``sync_leads_batch``); see _attempt. It reads no files and writes none (see _read and
+_journal).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
-import logging
-import random
-import time
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from typing import cast
 
-from .._codes import FATAL_CODES, RETRYABLE_CODES
-from .._errors import ConfigError, FaultError, MktowsError, TransportError, ValidationError
-from .._models import LeadRecord, SyncLeadResult
-from .._retry import RetryPolicy
-from .._transport import connection_failed
-from ._keys import KeyChains, Turn
-from ._limiter import DispatchStopped, PacingError, RateLimiter
-from ._read import NO_KEYS, Keys, Row
+from .._errors import ConfigError
+from .._models import LeadRecord
+from ..rest._batch import MAX_BATCH
+from ._attempt import BatchSyncer, LeadSyncer, Reach, Run
+from ._keys import KeyChains, Turn, lead_keys
+from ._limiter import RateLimiter
+from ._outcome import RowResult, RowStatus, UnreachableError
+from ._read import Row
 
-__all__ = ["LeadSyncer", "RowResult", "RowStatus", "UnreachableError", "sync_leads"]
-
-log = logging.getLogger(__name__)
+__all__ = [
+    "BatchSyncer",
+    "LeadSyncer",
+    "RowResult",
+    "RowStatus",
+    "UnreachableError",
+    "sync_leads",
+]
 
 DEFAULT_WORKERS = 10
-LIMIT_CODES = frozenset({20023, 20024})  # the shared window is full: back-pressure, not a retry
 CONNECT_FAILURES = 3  # consecutive failed connections before any answer that stop the run
 GIVE_UP_AFTER = 60.0  # seconds without a connection, after answers, that stop the run
 SERVICE_WINDOW = 20.0  # the service's rate window (SPEC §5), when no limiter is given
-LIMIT_ROUNDS = 10  # limit faults in a row for one row before it ends as that FAULT
-
-
-class UnreachableError(TransportError):
-    """The server could not be reached: ``reason`` says why. The rows not finished
-    were not journaled, so nothing was lost: run again to resume."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"cannot reach the server: {reason}")
-        self.reason = reason
-
-
-class LeadSyncer(Protocol):
-    """What the runner needs of a client: AsyncClient and AsyncRestClient both fit."""
-
-    async def sync_lead(
-        self,
-        lead: LeadRecord,
-        *,
-        return_lead: bool = False,
-        workspace: str | None = None,
-        marketo_cookie: str | None = None,
-    ) -> SyncLeadResult:
-        """Insert or update one lead."""
-
-
-class RowStatus(str, enum.Enum):
-    """The outcome of one row of a bulk sync."""
-
-    CREATED = "CREATED"  # synced: a new lead
-    UPDATED = "UPDATED"  # synced: an existing lead
-    FAILED = "FAILED"  # the service answered FAILED (reason in ``error``)
-    INVALID = "INVALID"  # the row cannot be sent (no key, bad Id, …); nothing was sent
-    FAULT = "FAULT"  # the service answered a fault (``code``)
-    ERROR = "ERROR"  # no usable answer (network, timeout, garbage) after the retries
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RowResult:
-    """What happened to one row: its ``row`` number, ``status``, the ``lead_id``
-    (when synced), the fault ``code`` and the ``error`` text; ``lead`` when asked for;
-    ``keys``: the row's Id, Email and ForeignSysPersonId as read ("" when absent).
-    """
-
-    row: int
-    status: RowStatus
-    lead_id: int | None = None
-    code: int | None = None
-    error: str | None = None
-    lead: LeadRecord | None = None
-    keys: Keys = NO_KEYS
-
-    @property
-    def final(self) -> bool:
-        """True when a rerun leaves the row as it is (see the README's table).
-
-        CREATED, UPDATED and FAILED are final, and so is a fault that says the
-        row itself is wrong (20103, 20105, ...). INVALID (re-read with the
-        rerun's options), ERROR and faults that are transient (20016, 20023,
-        20024, 10001, 20011) or stop the run (20013, 20014, 20015) are not.
-        """
-        if self.status in (RowStatus.ERROR, RowStatus.INVALID):
-            return False
-        if self.status is RowStatus.FAULT:
-            return self.code not in FATAL_CODES and self.code not in RETRYABLE_CODES
-        return True
-
-
-def _from_result(row: Row, result: SyncLeadResult) -> RowResult:
-    return RowResult(
-        row=row.number,
-        status=RowStatus(result.status.value),
-        lead_id=result.lead_id,
-        error=result.error,
-        lead=result.lead,
-        keys=row.key_columns,
-    )
+LIMIT_ROUNDS = 10  # limit faults in a row for one unit before its rows end as that FAULT
 
 
 def _numbered(rows: Iterable[Row | LeadRecord]) -> Iterator[Row]:
     for number, item in enumerate(rows, start=1):
         yield item if isinstance(item, Row) else Row(number, lead=item)
-
-
-async def _nap(halt: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, or less when ``halt`` is set meanwhile."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(halt.wait(), seconds)
 
 
 async def _unless_halted(waiting: Awaitable[None], halt: asyncio.Event) -> bool:
@@ -143,165 +58,21 @@ async def _unless_halted(waiting: Awaitable[None], halt: asyncio.Event) -> bool:
     return task.done() and not task.cancelled() and task.exception() is None
 
 
-def _reason(exc: BaseException) -> str:
-    """Why a connection failed, as the OS said it ("Connection refused") when it did."""
-    seen = exc.__cause__ or exc
-    reason = f"{type(seen).__name__}: {seen}"
-    link: BaseException | None = seen
-    while link is not None:
-        if isinstance(link, OSError) and link.strerror:
-            reason = f"{type(seen).__name__}: {link.strerror}"
-        link = link.__cause__ or link.__context__
-    return reason
-
-
-class _Reach:
-    """Whether the server can be reached: stop after ``limit`` failed connections in a row
-    before any answer, or after ``give_up_after`` seconds without one after answers."""
-
-    def __init__(self, limit: int, give_up_after: float) -> None:
-        self.limit = limit
-        self.give_up_after = give_up_after
-        self.answered = False
-        self.failures = 0
-        self.since: float | None = None
-
-    def answer(self) -> None:
-        self.answered = True
-        self.failures = 0
-        self.since = None
-
-    def failed(self) -> bool:
-        """Count a failed connection; True when the run should stop."""
-        now = time.monotonic()
-        self.failures += 1
-        if self.since is None:
-            self.since = now
-        if not self.answered:
-            return self.failures >= self.limit
-        return now - self.since >= self.give_up_after
-
-
-class _Run:
-    """One sync_leads run: its options, shared state and the attempt of one row."""
-
-    def __init__(
-        self,
-        client: LeadSyncer,
-        *,
-        gate: RateLimiter,
-        paced: RateLimiter | None,
-        return_lead: bool,
-        workspace: str | None,
-        retries: int,
-        limit_rounds: int,
-        reach: _Reach,
-        halt: asyncio.Event,
-    ) -> None:
-        self.client = client
-        self.gate = gate
-        self.gates = [gate] if paced is None or paced is gate else [gate, paced]
-        self.return_lead = return_lead
-        self.workspace = workspace
-        self.backoff = RetryPolicy(attempts=retries + 1)
-        self.retries = retries
-        self.limit_rounds = limit_rounds
-        self.reach = reach
-        self.halt = halt
-        self.problems: list[BaseException] = []
-        self.random = random.Random()
-
-    def stop(self, problem: BaseException | None = None) -> None:
-        """Stop dispatching: no row starts and no call goes out any more."""
-        if problem is not None and not self.problems:
-            self.problems.append(problem)
-        self.halt.set()
-        for gate in self.gates:
-            gate.halt()
-
-    async def _call(self, row: Row) -> SyncLeadResult:
-        assert row.lead is not None
-        async with self.gate:
-            return await self.client.sync_lead(
-                row.lead,
-                return_lead=self.return_lead,
-                workspace=self.workspace,
-                marketo_cookie=row.cookie,
-            )
-
-    def _invalid(self, row: Row, error: str) -> RowResult:
-        return RowResult(
-            row=row.number, status=RowStatus.INVALID, error=error, keys=row.key_columns
+def _batch_size(client: LeadSyncer, batch_size: int | None) -> BatchSyncer | None:
+    """The client as a BatchSyncer when rows go in batches; None for one row a call."""
+    batcher = client if hasattr(client, "sync_leads_batch") else None
+    if batch_size is None:
+        return cast("BatchSyncer | None", batcher)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise ConfigError(f"batch_size must be a whole number, got {batch_size!r}")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise ConfigError(f"batch_size must be 1 to {MAX_BATCH}, got {batch_size}")
+    if batch_size > 1 and batcher is None:
+        raise ConfigError(
+            f"batch_size={batch_size} needs a client that syncs many leads a call "
+            f"(AsyncRestClient); {type(client).__name__} sends one: leave batch_size out"
         )
-
-    def _failure(self, row: Row, exc: MktowsError) -> RowResult:
-        if isinstance(exc, FaultError):
-            return RowResult(
-                row=row.number,
-                status=RowStatus.FAULT,
-                code=exc.code,
-                error=str(exc),
-                keys=row.key_columns,
-            )
-        return RowResult(
-            row=row.number, status=RowStatus.ERROR, error=str(exc), keys=row.key_columns
-        )
-
-    async def attempt(self, row: Row) -> RowResult | None:
-        """The outcome of one row, tried as often as the policy allows; None when the run
-        stopped before the row was finished (it stays pending: a rerun sends it)."""
-        if row.lead is None:
-            return self._invalid(row, row.error or "invalid row")
-        tries = reconnects = limited = 0
-        last: RowResult | None = None
-        while not self.halt.is_set():
-            try:
-                result = await self._call(row)
-            except DispatchStopped:
-                return last  # the row waited at the limiter: it was not sent
-            except PacingError:
-                raise
-            except ConfigError as exc:
-                check = getattr(self.client, "_check_open", None)
-                if check is not None:
-                    check()  # a closed client fails every row: that stops the run
-                return self._invalid(row, str(exc))  # this row cannot go over this wire
-            except ValidationError as exc:
-                return self._invalid(row, str(exc))
-            except MktowsError as exc:
-                if isinstance(exc, FaultError) and exc.code in LIMIT_CODES:
-                    self.reach.answer()
-                    for gate in self.gates:
-                        gate.limited(exc.code)  # all dispatch waits; the row keeps its tries
-                    limited += 1
-                    if limited < self.limit_rounds:
-                        continue
-                    return self._failure(row, exc)  # the window never opened: a rerun tries
-                if connection_failed(exc):
-                    if self.reach.failed():
-                        self.stop(UnreachableError(_reason(exc)))
-                        return last
-                    reconnects += 1
-                    wait = min(0.25 * 2**reconnects, 2.0)
-                    log.warning("row %d: %s; retry %d in %.2fs", row.number, exc, reconnects, wait)
-                    await _nap(self.halt, wait)
-                    continue
-                if not isinstance(exc, TransportError):
-                    self.reach.answer()  # the server answered something
-                last = self._failure(row, exc)
-                if last.code in FATAL_CODES:
-                    self.stop(exc)
-                    return last
-                if not exc.retryable or tries >= self.retries:
-                    return last
-            else:
-                self.reach.answer()
-                return _from_result(row, result)
-            tries += 1
-            wait = self.backoff.delay(tries, self.random.random())
-            log.warning("row %d: %s; retry %d in %.2fs", row.number, last.error, tries, wait)
-            await _nap(self.halt, wait)
-        return last
+    return cast("BatchSyncer", batcher) if batch_size > 1 else None
 
 
 async def sync_leads(
@@ -311,6 +82,7 @@ async def sync_leads(
     limiter: RateLimiter | None = None,
     transport_limiter: RateLimiter | None = None,
     workers: int | None = None,
+    batch_size: int | None = None,
     return_lead: bool = False,
     workspace: str | None = None,
     stop: asyncio.Event | None = None,
@@ -330,24 +102,29 @@ async def sync_leads(
     with the same limiter (that raises ConfigError): as the client's
     ``transport=limiter.transport()``, passed here as ``transport_limiter``
     too, which counts every HTTP attempt, retries included (recommended); or
-    as ``limiter=limiter``, which counts each call once, however many attempts
-    it makes.
+    as ``limiter=limiter``, which counts each unit of work once (a row, or a
+    batch), however many HTTP requests it makes.
 
     ``client`` is an AsyncClient or an AsyncRestClient (any :class:`LeadSyncer`).
-    ``rows`` holds LeadRecords (numbered from 1) or :class:`Row` objects (from
-    :func:`read_rows`); it is consumed lazily, at most about ``2 * workers``
-    rows ahead of the results. ``workers`` (default: the limiter's concurrency,
-    else 10) rows run at once; rows sharing a key (Id, ForeignSysPersonId, Email
-    in any case) run one after another, in file order. A bad row, or one the
-    client's wire cannot carry, is INVALID; a failed call becomes its result,
-    never an exception. A ConfigError (a closed client, a limiter given both
-    ways) stops the run and is raised.
+    Over a client that syncs many leads a call (AsyncRestClient's
+    ``sync_leads_batch``) rows go ``batch_size`` to a call (default and at most
+    300; 1 sends one lead a call through ``sync_lead``); over SOAP one a call
+    (a ``batch_size`` over 1 raises ConfigError). ``rows`` holds LeadRecords
+    (numbered from 1) or :class:`Row` objects (from :func:`read_rows`); it is
+    consumed lazily, at most about ``2 * workers`` units ahead of the results.
+    ``workers`` (default: the limiter's concurrency, else 10) units run at once;
+    rows sharing a key (Id, ForeignSysPersonId, Email in any case) never share a
+    batch and run one after another, in file order. A bad row, or one the
+    client's wire cannot carry (a foreign id with no foreign-id field, a
+    workspace with no partition), is INVALID; a failed call becomes its rows'
+    results, never an exception. A ConfigError (a closed client, a limiter given
+    both ways) stops the run and is raised.
 
     A 20023/20024 (REST 606/615) pauses all dispatch until the service's window
-    can admit a call (the limiters' window, else 20 s) and the row is tried
-    again without spending a try (after ``limit_rounds`` such faults in a row it
-    ends as that FAULT, which a rerun retries); ``retries`` more tries are given to a row
-    after other transient failures (the client's own retries come on top).
+    can admit a call (the limiters' window, else 20 s) and the unit is tried
+    again without spending a try (after ``limit_rounds`` such faults in a row its
+    rows end as that FAULT, which a rerun retries); ``retries`` more tries are
+    given after other transient failures (the client's own retries come on top).
     A server that refuses ``connect_failures`` connections in a row before any
     answer, or stays unreachable ``give_up_after`` seconds after answers, stops
     the run: :class:`UnreachableError` is raised once the calls in flight are
@@ -359,13 +136,15 @@ async def sync_leads(
     the same way and is raised once the calls in flight are done. Exceptions
     from ``rows`` itself are raised too.
     """
+    batcher = _batch_size(client, batch_size)
+    size = (batch_size or MAX_BATCH) if batcher is not None else 1
     count = workers or (limiter.concurrency if limiter and limiter.concurrency else 0)
     count = count or DEFAULT_WORKERS
-    todo: asyncio.Queue[tuple[Row, Turn] | None] = asyncio.Queue(maxsize=count)
+    todo: asyncio.Queue[tuple[list[Row], Turn] | None] = asyncio.Queue(maxsize=count)
     done: asyncio.Queue[RowResult | None] = asyncio.Queue(maxsize=2 * count)
     halt = stop if stop is not None else asyncio.Event()
     window = (transport_limiter.window if transport_limiter else 0.0) or SERVICE_WINDOW
-    run = _Run(
+    run = Run(
         client,
         gate=limiter or RateLimiter(calls=0, window=window, concurrency=0),
         paced=transport_limiter,
@@ -373,17 +152,33 @@ async def sync_leads(
         workspace=workspace,
         retries=retries,
         limit_rounds=limit_rounds,
-        reach=_Reach(connect_failures, give_up_after),
+        batcher=batcher,
+        batch_size=size,
+        reach=Reach(connect_failures, give_up_after),
         halt=halt,
     )
     chains = KeyChains()
 
     async def feed() -> None:
+        # A unit holds up to ``size`` rows, no two sharing a key: a row with a key of the
+        # unit being filled starts the next one, which waits for this one to finish.
+        unit: list[Row] = []
+        keys: set[str] = set()
         try:
             for row in _numbered(rows):
                 if halt.is_set():
                     break
-                await todo.put((row, chains.turn(row.lead)))
+                row_keys = lead_keys(row.lead)
+                if not keys.isdisjoint(row_keys):
+                    await todo.put((unit, chains.turn_of(tuple(keys))))
+                    unit, keys = [], set()
+                unit.append(row)
+                keys.update(row_keys)
+                if len(unit) >= size:
+                    await todo.put((unit, chains.turn_of(tuple(keys))))
+                    unit, keys = [], set()
+            if unit and not halt.is_set():
+                await todo.put((unit, chains.turn_of(tuple(keys))))
         except Exception as exc:  # raised to the caller once the rows read so far are done
             run.problems.append(exc)
         # Not in a finally: a cancelled run has no worker left to take these.
@@ -394,16 +189,20 @@ async def sync_leads(
         # Every worker reads until its end marker, even after a failure, so that the
         # feeder is never left blocked on a full queue.
         while (item := await todo.get()) is not None:
-            row, turn = item
-            result: RowResult | None = None
+            unit, turn = item
+            results: list[RowResult] = []
             try:
                 if not halt.is_set() and await _unless_halted(turn.ready(), halt):
-                    result = await run.attempt(row)
+                    if batcher is None:
+                        result = await run.attempt(unit[0])
+                        results = [] if result is None else [result]
+                    else:
+                        results = await run.attempt_batch(unit)
             except Exception as exc:  # a bug or a run-level ConfigError: stop and raise it
                 run.stop(exc)
             finally:
                 turn.done()
-            if result is not None:
+            for result in results:
                 await done.put(result)
         await done.put(None)
 

@@ -36,7 +36,6 @@ from ..bulk import (
     read_rows,
     sync_leads,
 )
-from ..bulk._batch import sync_leads_batched
 from ..rest import RestSettings
 from ._help import (
     EXIT_FAULT,
@@ -60,8 +59,9 @@ from ._settings import (
     sandbox_db_path,
 )
 
-# Over SOAP the bulk client tries each call once (re-signing a stale timestamp); the
-# runner retries rows itself: limit faults by back-pressure, refused connections within
+# The bulk client tries each call once (over SOAP re-signing a stale timestamp; over REST
+# renewing a refused token); the runner retries rows and batches itself: limit faults
+# (20023/20024, REST 606/615) by back-pressure, refused connections within
 # --give-up-after, other transient failures --retries times.
 _ONE_TRY = RetryPolicy(attempts=1, resign_attempts=2)
 
@@ -237,28 +237,18 @@ async def _run_bulk(
             loop.add_signal_handler(signum, interrupt)
             installed.append(signum)
     try:
-        retry = None if run.rest else _ONE_TRY
-        async with async_client(target, args, limiter, retry) as client:
-            if run.rest:  # up to 300 leads a call; rows sharing a key never fly at once
-                results = sync_leads_batched(
-                    client,  # type: ignore[arg-type]  # an AsyncRestClient over REST
-                    rows,
-                    batch_size=args.batch_size,
-                    workers=limiter.concurrency,
-                    workspace=args.workspace,
-                    stop=stop,
-                )
-            else:
-                results = sync_leads(
-                    client,
-                    rows,
-                    transport_limiter=limiter,
-                    workers=limiter.concurrency or UNCAPPED_WORKERS,
-                    workspace=args.workspace,
-                    stop=stop,
-                    retries=args.retries,
-                    give_up_after=args.give_up_after,
-                )
+        async with async_client(target, args, limiter, _ONE_TRY) as client:
+            results = sync_leads(
+                client,
+                rows,
+                transport_limiter=limiter,
+                workers=limiter.concurrency or UNCAPPED_WORKERS,
+                batch_size=args.batch_size if run.rest else None,
+                workspace=args.workspace,
+                stop=stop,
+                retries=args.retries,
+                give_up_after=args.give_up_after,
+            )
             # aclosing: a journal write failure leaves the loop with calls in flight;
             # closing the runner abandons them (a rerun sends those rows again).
             async with contextlib.aclosing(results):

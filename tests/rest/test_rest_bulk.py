@@ -15,8 +15,7 @@ from support import journal_lines, lead_counts, read_results, write_csv
 
 import mktows
 from mktows import LeadRecord
-from mktows.bulk import RowResult, RowStatus
-from mktows.bulk._batch import row_result, sync_leads_batched
+from mktows.bulk import Row, RowResult, RowStatus, sync_leads
 from mktows.cli import main
 from mktows.rest._client import AsyncRestClient
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -89,7 +88,7 @@ def test_the_batched_runner_keeps_keys_apart_and_rows_in_results(
         ) as client:
             return [
                 (r.row, r.status, r.lead_id)
-                async for r in sync_leads_batched(client, leads, batch_size=300, workers=5)
+                async for r in sync_leads(client, leads, batch_size=300, workers=5)
             ]
 
     found = sorted(asyncio.run(run()))
@@ -106,29 +105,44 @@ def _titles(server: SandboxServer) -> list[tuple[str]]:
         return conn.execute("SELECT attrs FROM leads ORDER BY id").fetchall()
 
 
-@pytest.mark.parametrize(
-    ("outcome", "status", "code"),
-    [
-        pytest.param(mktows.ValidationError("no key"), RowStatus.INVALID, None, id="invalid"),
-        pytest.param(mktows.TransportError("refused"), RowStatus.ERROR, None, id="error"),
-        pytest.param(
-            mktows.FaultError(mktows.Fault.for_code(20103)), RowStatus.FAULT, 20103, id="fault"
-        ),
-    ],
-)
-def test_a_leads_error_is_its_rows_result(
-    outcome: mktows.MktowsError, status: RowStatus, code: int | None
-) -> None:
-    result = row_result(7, outcome)
-    assert (result.row, result.status, result.code, result.error) == (7, status, code, str(outcome))
-
-
-def test_a_config_error_stops_the_run_and_batch_size_is_checked(
+def test_a_row_the_wire_cannot_carry_is_invalid_and_the_run_goes_on(
     sandbox_server: SandboxServer,
 ) -> None:
-    with pytest.raises(mktows.ConfigError, match="foreign"):
-        row_result(1, mktows.ConfigError("no foreign-id field"))
+    # Issue #11, finding 6: per-row problems stay per row. This test pinned the opposite
+    # (a ConfigError from one row stopped the batched run): no foreign-id field is
+    # configured, so the ForeignSysPersonId row is INVALID with its reason, the rest sync.
+    rows = [
+        Row(1, lead=LeadRecord(email="a@x.com")),
+        Row(2, lead=LeadRecord(foreign_sys_person_id="F-1")),
+        Row(3, lead=LeadRecord(email="c@x.com")),
+        Row(4, lead=None, error="no key"),
+    ]
 
+    async def run() -> list[RowResult]:
+        async with AsyncRestClient(
+            sandbox_server.rest_url,
+            sandbox_server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+        ) as client:
+            return [r async for r in sync_leads(client, rows)]
+
+    found = {r.row: r for r in asyncio.run(run())}
+    assert {n: r.status for n, r in found.items()} == {
+        1: RowStatus.CREATED,
+        2: RowStatus.INVALID,
+        3: RowStatus.CREATED,
+        4: RowStatus.INVALID,
+    }
+    assert "foreign" in (found[2].error or "").lower()
+    assert found[2].keys == ("", "", "F-1")
+    assert found[4].error == "no key"
+    assert lead_counts(sandbox_server.db_path)[0] == 2
+
+
+def test_batch_size_is_checked_and_one_batch_runs_at_a_time(
+    sandbox_server: SandboxServer,
+) -> None:
     async def run(rows: list[LeadRecord], batch_size: int, workers: int = 5) -> list[RowResult]:
         async with AsyncRestClient(
             sandbox_server.rest_url,
@@ -136,11 +150,13 @@ def test_a_config_error_stops_the_run_and_batch_size_is_checked(
             DEFAULT_CLIENT_ID,
             DEFAULT_CLIENT_SECRET,
         ) as client:
-            found = sync_leads_batched(client, rows, batch_size=batch_size, workers=workers)
+            found = sync_leads(client, rows, batch_size=batch_size, workers=workers)
             return [r async for r in found]
 
     with pytest.raises(mktows.ConfigError, match="1 to 300"):
         asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=0))
+    with pytest.raises(mktows.ConfigError, match="1 to 300"):
+        asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=301))
     # One batch in flight at a time, two leads a batch: five batches, one after another.
     done = asyncio.run(
         run([LeadRecord(email=f"w{n}@x.com") for n in range(10)], batch_size=2, workers=1)
