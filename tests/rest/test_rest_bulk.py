@@ -140,6 +140,30 @@ def test_a_row_the_wire_cannot_carry_is_invalid_and_the_run_goes_on(
     assert lead_counts(sandbox_server.db_path)[0] == 2
 
 
+def test_a_workspace_without_a_partition_makes_each_row_invalid_not_a_stop(
+    sandbox_server: SandboxServer,
+) -> None:
+    leads = [LeadRecord(email=f"p{n}@x.com") for n in range(4)]
+
+    async def run(batch_size: int) -> list[RowResult]:
+        async with AsyncRestClient(
+            sandbox_server.rest_url,
+            sandbox_server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            partitions={"Default": "Default"},
+        ) as client:
+            found = sync_leads(client, leads, batch_size=batch_size, workspace="Elsewhere")
+            return [r async for r in found]
+
+    for batch_size in (300, 1):  # batched, and one lead a call
+        found = asyncio.run(run(batch_size))
+        assert sorted(r.row for r in found) == [1, 2, 3, 4]
+        assert {r.status for r in found} == {RowStatus.INVALID}
+        assert all("Elsewhere" in (r.error or "") for r in found)
+    assert lead_counts(sandbox_server.db_path)[0] == 0
+
+
 def test_batch_size_is_checked_and_one_batch_runs_at_a_time(
     sandbox_server: SandboxServer,
 ) -> None:

@@ -1,0 +1,108 @@
+"""sync-leads over REST, batched, with issue #11's guarantees (issue #12 meets #11): a 606
+burst is back-pressure, not FAULT rows; a refused port stops fast with exit 4; a row the
+wire cannot carry is INVALID and the run goes on. Against a real sandbox over loopback
+(its fault rules set through its admin API) or a real ``mktows serve`` process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SETTINGS_VARS, SandboxServer
+from support import clean_env, journal_lines, lead_counts, read_results, write_csv
+
+from mktows.cli import main
+from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+
+@pytest.fixture
+def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """REST settings for the sandbox in the environment, nothing else."""
+    for name in SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
+    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
+    monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
+    monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+    monkeypatch.setenv("MKTOWS_FOREIGN_ID_FIELD", "externalId")
+    monkeypatch.setenv("MKTOWS_PARTITIONS", "Default=Default")
+    return sandbox_server
+
+
+def _leads(path: Path, count: int) -> Path:
+    return write_csv(path, ["Email", "FirstName"], ([f"r{n}@x.com", f"N{n}"] for n in range(count)))
+
+
+def _fault(server: SandboxServer, rule: dict[str, object]) -> str:
+    api = server.url.split("/soap/")[0] + "/_sandbox/api/faults"
+    answer = httpx.post(api, json=rule)
+    assert answer.status_code in (200, 201), answer.text
+    return api
+
+
+def test_a_606_burst_over_rest_is_back_pressure_and_every_row_syncs(
+    rest_env: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api = _fault(rest_env, {"match": {"wire": "rest"}, "code": 606, "times": 2})
+    source = _leads(tmp_path / "leads.csv", 700)
+    # A one-second window keeps the pauses short (5/1 is the instance's 100/20 rate).
+    argv = ["sync-leads", str(source), "--rate", "5/1", "--retries", "0", "--json"]
+    code = main(argv)
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["created"], summary["fault"], summary["error"]) == (0, 700, 0, 0)
+    assert httpx.get(api).json() == {"faults": []}  # both 606s were answered
+    results = read_results(tmp_path / "leads.csv.results.csv")
+    assert {r["status"] for r in results} == {"CREATED"}
+    assert {r["Email"] for r in results} == {f"r{n}@x.com" for n in range(700)}
+    assert lead_counts(rest_env.db_path) == (700, 700)
+
+
+def test_a_refused_rest_url_stops_fast_and_keeps_every_row_pending(
+    refused_url: str, tmp_path: Path
+) -> None:
+    root = refused_url.split("/soap/")[0]
+    source = _leads(tmp_path / "leads.csv", 30)
+    argv = [
+        "sync-leads", str(source), "--rest-url", f"{root}/rest",
+        "--identity-url", f"{root}/identity", "--client-id", DEFAULT_CLIENT_ID,
+        "--retries", "20", "--json",
+    ]  # fmt: skip
+    run = subprocess.run(
+        [sys.executable, "-m", "mktows", *argv],
+        env=clean_env(MKTOWS_CLIENT_SECRET=DEFAULT_CLIENT_SECRET),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,  # twenty retries of each batch with backoff would take minutes
+        check=False,
+    )
+    assert run.returncode == 4, run.stderr
+    assert f"cannot reach {root}/rest: ConnectError: " in run.stderr
+    assert "nothing was lost, run again to resume" in run.stderr
+    assert json.loads(run.stdout)["rows"] == 0
+    assert journal_lines(tmp_path / "leads.csv.journal") == []
+
+
+def test_a_foreign_id_row_without_a_foreign_id_field_is_invalid_and_the_rest_sync(
+    rest_env: SandboxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("MKTOWS_FOREIGN_ID_FIELD")
+    rows = [["a@x.com", ""], ["", "F-1"], ["c@x.com", ""]]
+    source = write_csv(tmp_path / "leads.csv", ["Email", "ForeignSysPersonId"], rows)
+    code = main(["sync-leads", str(source), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert (code, summary["created"], summary["invalid"], summary["rows"]) == (1, 2, 1, 3)
+    results = {r["row"]: r for r in read_results(tmp_path / "leads.csv.results.csv")}
+    assert results["3"]["status"] == "INVALID"
+    assert "foreign" in results["3"]["error"].lower()
+    assert results["3"]["ForeignSysPersonId"] == "F-1"
+    assert lead_counts(rest_env.db_path)[0] == 2
