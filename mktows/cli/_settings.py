@@ -27,6 +27,7 @@ ENV_ENDPOINT = "MKTOWS_ENDPOINT"
 ENV_USER_ID = "MKTOWS_USER_ID"
 ENV_KEY = "MKTOWS_ENCRYPTION_KEY"
 ENV_SANDBOX_DB = "MKTOWS_SANDBOX_DB"
+ENV_QUIET = "MKTOWS_QUIET"
 CREDENTIAL_VARS = (ENV_ENDPOINT, ENV_USER_ID, ENV_KEY)
 ENV_REST_URL = "MKTOWS_REST_URL"
 ENV_IDENTITY_URL = "MKTOWS_IDENTITY_URL"
@@ -96,61 +97,61 @@ def positive_float(text: str) -> float:
 
 
 def connection_options() -> argparse.ArgumentParser:
-    """The options of sync-lead and sync-leads, as a parent parser."""
+    """The options of sync-lead and sync-leads, as a parent parser.
+
+    Each connection flag has a MKTOWS_* variable (``mktows help environment``);
+    the help strings stay one line each so that a command's help fits a screen.
+    """
     common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("connection")
-    group.add_argument("--endpoint", metavar="URL", help=f"SOAP endpoint (or ${ENV_ENDPOINT})")
-    group.add_argument("--user-id", metavar="ID", help=f"SOAP user id (or ${ENV_USER_ID})")
-    group.add_argument(
-        "--encryption-key",
-        metavar="KEY",
-        help=f"SOAP encryption key; prefer ${ENV_KEY} or --env-file (flags show in ps)",
+    common.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout for machines"
     )
-    rest = common.add_argument_group("REST connection (instead of SOAP)")
-    rest.add_argument("--rest-url", metavar="URL", help=f"REST base URL (or ${ENV_REST_URL})")
-    rest.add_argument(
-        "--identity-url", metavar="URL", help=f"identity URL (or ${ENV_IDENTITY_URL})"
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=f"no embedded-sandbox notice (or {ENV_QUIET}=1)",
     )
-    rest.add_argument("--client-id", metavar="ID", help=f"REST client id (or ${ENV_CLIENT_ID})")
-    rest.add_argument(
-        "--client-secret",
-        metavar="SECRET",
-        help=f"REST client secret; prefer ${ENV_CLIENT_SECRET} or --env-file (flags show in ps)",
+    group = common.add_argument_group(
+        'connection (default: the embedded sandbox; see "mktows help environment")',
+        "SOAP --endpoint URL --user-id ID --encryption-key KEY; REST --rest-url URL\n"
+        "--identity-url URL --client-id ID --client-secret SECRET [--foreign-id-field\n"
+        "FIELD] [--partitions WS=P,...]. Each flag wins over its MKTOWS_* variable.",
     )
-    rest.add_argument(
-        "--foreign-id-field",
-        metavar="FIELD",
-        help=f"REST field holding ForeignSysPersonId (or ${ENV_FOREIGN_ID_FIELD})",
-    )
-    rest.add_argument(
-        "--partitions",
-        metavar="WS=PARTITION,...",
-        help=f"workspace to partition mapping (or ${ENV_PARTITIONS})",
-    )
-    group.add_argument(
-        "--env-file",
-        metavar="PATH",
-        help="read MKTOWS_* settings from a KEY=VALUE file (see templates/mktows.env)",
-    )
-    group.add_argument("--workspace", metavar="NAME", help="target workspace (MktowsContextHeader)")
+    # Said once, in the group's text and in the environment topic that pairs each with
+    # its variable: listed one a line they would take a third of the screen.
+    hidden = argparse.SUPPRESS
+    group.add_argument("--endpoint", metavar="URL", help=hidden)
+    group.add_argument("--user-id", metavar="ID", help=hidden)
+    group.add_argument("--encryption-key", metavar="KEY", help=hidden)
+    group.add_argument("--rest-url", metavar="URL", help=hidden)
+    group.add_argument("--identity-url", metavar="URL", help=hidden)
+    group.add_argument("--client-id", metavar="ID", help=hidden)
+    group.add_argument("--client-secret", metavar="SECRET", help=hidden)
+    group.add_argument("--foreign-id-field", metavar="FIELD", help=hidden)
+    group.add_argument("--partitions", metavar="WS=P,...", help=hidden)
+    group.add_argument("--env-file", metavar="PATH", help="MKTOWS_* settings from a KEY=VALUE file")
+    group.add_argument("--workspace", metavar="NAME", help="target workspace")
     group.add_argument(
         "--deadline",
         type=positive_float,
         default=120.0,
         metavar="SECONDS",
-        help="total time for one call, retries included (default 120)",
+        help="one call's time, retries included (120)",
     )
     group.add_argument(
         "--retries",
         type=non_negative_int,
         default=4,
         metavar="N",
-        help="retries of a call after a transient failure (default 4, 0 = none)",
-    )
-    common.add_argument(
-        "--json", action="store_true", help="print one JSON object on stdout for machines"
+        help="retries after a transient failure (4)",
     )
     return common
+
+
+def is_quiet(args: argparse.Namespace, environ: Mapping[str, str]) -> bool:
+    """True when --quiet or MKTOWS_QUIET (any value but empty or 0) asks for silence."""
+    return bool(args.quiet) or environ.get(ENV_QUIET, "").strip() not in ("", "0")
 
 
 def _read_env_file(path: str) -> dict[str, str]:
@@ -249,8 +250,9 @@ def sandbox_db_path(environ: Mapping[str, str]) -> Path:
 
 
 @contextlib.contextmanager
-def connect(target: Target | None, err: TextIO) -> Iterator[Target]:
-    """The configured service, or (None) the embedded sandbox started for this command."""
+def connect(target: Target | None, err: TextIO, quiet: bool = False) -> Iterator[Target]:
+    """The configured service, or (None) the embedded sandbox started for this command,
+    which it names in one line on ``err`` unless ``quiet``."""
     if target is not None:
         yield target
         return
@@ -263,12 +265,9 @@ def connect(target: Target | None, err: TextIO) -> Iterator[Target]:
         app = make_app(None, str(path))
     except (OSError, MktowsError) as exc:
         raise UsageError(f"cannot open the embedded sandbox database {str(path)!r}: {exc}") from exc
-    print(
-        f"mktows: no credentials configured (SOAP: {', '.join(CREDENTIAL_VARS)}; or "
-        f"REST: {', '.join(REST_VARS)}); using the embedded sandbox over SOAP, state in {path}",
-        file=err,
-        flush=True,
-    )
+    if not quiet:
+        notice = f"mktows: no credentials set: using the embedded sandbox, state in {path}"
+        print(notice, file=err, flush=True)
     try:
         with serve_in_thread(app) as server:
             yield SoapTarget(

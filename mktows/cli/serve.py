@@ -37,55 +37,61 @@ def _port(text: str) -> int:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``mktows serve`` options to ``parser``."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    parser.add_argument(
-        "--port", type=_port, default=8080, help="port to listen on (default 8080; 0 = any)"
+        "--port", type=_port, default=8080, help="port to listen on (8080; 0 = any free one)"
     )
     parser.add_argument(
         "--user-id",
-        help="a SOAP user id to accept (added to the configuration's users)",
+        metavar="ID",
+        help="a SOAP user id to accept (with its key)",
     )
     parser.add_argument(
         "--encryption-key",
-        help=f"that user's encryption key; better given in the {ENV_KEY} environment variable",
+        metavar="KEY",
+        help=f"its key (better in ${ENV_KEY})",
     )
     parser.add_argument(
         "--client-id",
-        help="a REST client id to accept (added to the configuration's rest_clients)",
+        metavar="ID",
+        help="a REST client id to accept (with its secret)",
     )
     parser.add_argument(
         "--client-secret",
-        help=f"that client's secret; better given in the {ENV_CLIENT_SECRET} environment variable",
+        metavar="SECRET",
+        help=f"its secret (better in ${ENV_CLIENT_SECRET})",
     )
     parser.add_argument(
         "--db",
         default=":memory:",
-        help="SQLite file for the leads (default: in memory, lost on exit)",
+        metavar="PATH",
+        help="SQLite file for the leads (default: memory)",
     )
-    parser.add_argument("--config", help="JSON configuration file (see templates/sandbox.json)")
+    parser.add_argument(
+        "--config", metavar="PATH", help="JSON configuration, as templates/sandbox.json"
+    )
     parser.add_argument(
         "--allow-default-credentials",
         action="store_true",
-        help="keep accepting the published user and REST client (mktows_sandbox_user, "
-        "mktows-sandbox-client) next to your own, and off loopback",
+        help="keep the published pair, even off loopback",
     )
     parser.add_argument(
         "--journal-size",
         type=_journal_size,
-        help="calls kept in the journal of /_sandbox/ (default 1000; the oldest go first)",
+        metavar="N",
+        help="calls /_sandbox/ keeps (1000; oldest go first)",
     )
     parser.add_argument(
         "--fault",
         action="append",
         default=[],
         metavar="RULE",
-        help="a fault rule, e.g. code=20023,times=3,email=*@flaky.test (repeatable)",
+        help="a fault rule, e.g. code=20023,times=3 (repeat)",
     )
     parser.add_argument(
         "--admin-token",
-        help=f"bearer token for /_sandbox/ (required off loopback); better in {ENV_ADMIN_TOKEN}",
+        metavar="TOKEN",
+        help="/_sandbox/ bearer token (needed off loopback)",
     )
     parser.set_defaults(func=run)
 

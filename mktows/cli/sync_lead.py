@@ -17,7 +17,7 @@ from .._models import LeadRecord, SyncLeadResult
 from ..bulk import KEY_COLUMNS, lead_from_fields
 from ..rest import RestSettings
 from ._help import EXIT_FAULT, EXIT_NOT_SYNCED, EXIT_OK, EXIT_TRANSPORT
-from ._settings import UsageError, client, connect, hint, resolve
+from ._settings import UsageError, client, connect, hint, is_quiet, resolve
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -48,8 +48,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     keys.add_argument(
         "--from-json",
         metavar="FILE",
-        help="read the lead from a JSON object (see templates/lead.json; - for stdin); "
-        "flags add to it and win",
+        help="the lead as a JSON object (- for stdin); flags add to it and win",
     )
     parser.add_argument(
         "--return-lead", action="store_true", help="ask for the whole lead back and print it"
@@ -122,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         lead, cookie = lead_from_fields(fields)
     except (ValidationError, ConfigError) as exc:
         raise UsageError(f"bad lead: {exc}") from None
-    with connect(resolve(args, os.environ), err) as target:
+    with connect(resolve(args, os.environ), err, is_quiet(args, os.environ)) as target:
         rest = isinstance(target, RestSettings)
         try:
             with client(target, args) as service:

@@ -44,6 +44,8 @@ from ._help import (
     EXIT_OK,
     EXIT_TRANSPORT,
     EXIT_USAGE,
+    SYNC_LEADS_FILES,
+    SYNC_LEADS_LIMITS,
 )
 from ._settings import (
     UNCAPPED_WORKERS,
@@ -53,6 +55,7 @@ from ._settings import (
     async_client,
     connect,
     hint,
+    is_quiet,
     non_negative_int,
     positive_float,
     resolve,
@@ -88,76 +91,75 @@ def _rate(text: str) -> tuple[int, float]:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the sync-leads options to ``parser``; the connection comes as a parent."""
-    parser.add_argument("file", metavar="FILE", help="the leads: .csv, .jsonl or .ndjson")
-    source = parser.add_argument_group("input")
-    source.add_argument("--format", choices=("csv", "jsonl"), help="override the extension")
+    source = parser.add_argument_group("files", SYNC_LEADS_FILES)
+    source.add_argument("file", metavar="FILE", help="the leads: .csv, .jsonl or .ndjson")
+    source.add_argument(
+        "--format", choices=("csv", "jsonl"), help="FILE's format, if not by extension"
+    )
     source.add_argument(
         "--map",
         type=_mapping,
         action="append",
         default=[],
         metavar="SRC=DEST",
-        help="rename column SRC to DEST (e.g. email_address=Email); DEST empty drops SRC",
+        help="rename column SRC to DEST (DEST empty: drop)",
     )
     source.add_argument(
-        "--no-count", action="store_true", help="do not count the rows first (no total, no ETA)"
+        "--no-count", action="store_true", help="do not count the rows first (no ETA)"
     )
-    output = parser.add_argument_group("results and journal")
-    output.add_argument("--results", metavar="PATH", help="results CSV (FILE.results.csv)")
-    output.add_argument("--journal", metavar="PATH", help="journal (FILE.journal)")
-    output.add_argument(
+    source.add_argument("--results", metavar="PATH", help="results CSV (FILE.results.csv)")
+    source.add_argument("--journal", metavar="PATH", help="the journal (FILE.journal)")
+    source.add_argument(
         "--restart", action="store_true", help="discard the journal and results; start over"
     )
-    output.add_argument(
+    source.add_argument(
         "--progress-interval",
         type=positive_float,
         default=5.0,
         metavar="SECONDS",
-        help="seconds between progress lines when stderr is not a terminal (default 5)",
+        help="log a progress line this often (5)",
     )
-    limits = parser.add_argument_group('limits (0 turns a limit off; see "limits" below)')
+    limits = parser.add_argument_group("limits", SYNC_LEADS_LIMITS)
     limits.add_argument(
         "--rate",
         type=_rate,
         metavar="N/SECONDS",
-        help="calls per sliding window (100/20; over REST 50/20, at most 100/20)",
+        help="calls per sliding window (100/20; REST 50/20)",
     )
     limits.add_argument(
         "--rate-calls",
         type=non_negative_int,
         metavar="N",
         default=None,
-        help="calls per window (default 100; over REST 50, at most 100)",
+        help="the N of --rate alone (100; REST 50)",
     )
     limits.add_argument(
         "--rate-window",
         type=positive_float,
         metavar="SECONDS",
         default=20.0,
-        help="the sliding window in seconds (default 20)",
+        help="the SECONDS of --rate alone (20)",
     )
     limits.add_argument(
         "--concurrency",
         type=non_negative_int,
         metavar="N",
         default=None,
-        help=f"calls at once (default 10, over REST 5 and at most 10; 0 = no limit, "
-        f"{UNCAPPED_WORKERS} calls at once)",
+        help=f"calls at once (10; REST 5); SOAP 0: {UNCAPPED_WORKERS} at most",
     )
     limits.add_argument(
         "--batch-size",
         type=_batch_size,
         metavar="N",
         default=REST_MAX_BATCH,
-        help=f"leads per Sync Leads call over REST (default and at most {REST_MAX_BATCH})",
+        help=f"REST: leads per call (at most {REST_MAX_BATCH})",
     )
     limits.add_argument(
         "--give-up-after",
         type=positive_float,
         default=60.0,
         metavar="SECONDS",
-        help="stop when the server stays unreachable this long after calls succeeded "
-        "(default 60; before any success, 3 failed connections in a row stop the run)",
+        help="stop when unreachable this long (60)",
     )
     parser.set_defaults(func=run)
 
@@ -403,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
                 file=err,
                 flush=True,
             )
-        with connect(target, err) as endpoint:
+        with connect(target, err, is_quiet(args, os.environ)) as endpoint:
             where = _where(endpoint)
             run = asyncio.run(
                 _run_bulk(args, endpoint, _pending(rows, ledger), ledger, progress, limiter, err)
