@@ -20,6 +20,7 @@ from ._help import EXIT_OK, EXIT_USAGE
 from ._settings import ENV_CLIENT_SECRET, ENV_KEY
 
 ENV_ADMIN_TOKEN = "MKTOWS_SANDBOX_ADMIN_TOKEN"  # noqa: S105  # a variable name
+_LOG_FORMAT = "%(asctime)s %(message)s"
 
 if TYPE_CHECKING:
     from ..sandbox import RunningServer, SandboxConfig
@@ -93,6 +94,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="TOKEN",
         help="/_sandbox/ bearer token (needed off loopback)",
     )
+    log = parser.add_mutually_exclusive_group()
+    log.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append the per-call log lines to PATH, not stderr",
+    )
+    log.add_argument("-q", "--quiet", action="store_true", help="no per-call log lines")
     parser.set_defaults(func=run)
 
 
@@ -186,8 +194,40 @@ def run(args: argparse.Namespace) -> int:
         print(f"mktows serve: {exc}", file=sys.stderr)
         return EXIT_USAGE
     token = args.admin_token or os.environ.get(ENV_ADMIN_TOKEN) or None
-    logging.basicConfig(format="%(asctime)s %(message)s")  # a no-op if logging is set up
-    logging.getLogger(sandbox.__name__).setLevel(logging.INFO)
+    logger = logging.getLogger(sandbox.__name__)
+    try:
+        handler = _call_log(logger, args)
+    except OSError as exc:
+        print(f"mktows serve: cannot open the log file {args.log_file!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _serve(args, config, token)
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.propagate = True
+            handler.close()
+
+
+def _call_log(logger: logging.Logger, args: argparse.Namespace) -> logging.Handler | None:
+    """Point the sandbox's per-call lines at stderr, ``--log-file`` (appended; the
+    start and stop lines stay on stderr) or nowhere (``--quiet``: failures still show).
+    The file's handler, for the caller to close, or None.
+    """
+    logging.basicConfig(format=_LOG_FORMAT)  # a no-op if logging is set up
+    logger.setLevel(logging.WARNING if args.quiet else logging.INFO)
+    if not args.log_file:
+        return None
+    handler = logging.FileHandler(args.log_file, mode="a", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+    logger.addHandler(handler)
+    logger.propagate = False
+    return handler
+
+
+def _serve(args: argparse.Namespace, config: SandboxConfig, token: str | None) -> int:
+    from .. import sandbox
+
     try:
         app = sandbox.make_app(config, args.db, admin_token=token)
     except MktowsError as exc:

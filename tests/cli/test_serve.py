@@ -8,12 +8,17 @@ tests/sandbox (test_sandbox_config.py, test_sandbox_rest_config.py).
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
+from support import NO_RETRY, clean_env, spawn
 
+from mktows import LeadRecord
 from mktows.cli import main
+from mktows.sandbox.pytest_plugin import MktowsSandbox
 
 
 @pytest.mark.parametrize(
@@ -63,3 +68,80 @@ def test_ctrl_c_stops_serve_with_0_and_closes_its_socket(
     assert err.endswith("mktows serve: stopping\n")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+CALL_LINE = "POST /soap/mktows/2_2 200 CREATED"
+
+
+def _serve_one_call(tmp_path: Path, *options: str) -> str:
+    """Start a real ``mktows serve`` with ``options``, sync one lead, stop it with SIGTERM;
+    its whole stderr.
+    """
+    proc = spawn(["serve", "--port", "0", *options], clean_env(), tmp_path)
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "listening on http://" in first, first
+        base = first.split("listening on ", 1)[1].split("/soap/", 1)[0]
+        sandbox = MktowsSandbox(base)
+        with sandbox.client(retry=NO_RETRY) as client:
+            assert client.sync_lead(LeadRecord(email="ann@log.test")).status == "CREATED"
+        sandbox.wait_for(email="ann@log.test")
+        sandbox.close()
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=10)
+    assert proc.returncode == 0, rest
+    return first + rest
+
+
+def test_serve_logs_each_call_on_stderr_by_default(tmp_path: Path) -> None:
+    err = _serve_one_call(tmp_path)
+    assert CALL_LINE in err
+    assert err.endswith("mktows serve: stopping\n")
+
+
+def test_log_file_takes_the_call_lines_and_appends(tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    log.write_text("an earlier run\n", encoding="utf-8")
+    err = _serve_one_call(tmp_path, "--log-file", str(log))
+    assert CALL_LINE not in err
+    assert "listening on http://" in err
+    assert err.endswith("mktows serve: stopping\n")
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "an earlier run"
+    assert [line for line in lines[1:] if CALL_LINE in line], lines
+
+
+def test_quiet_serve_writes_no_call_lines(tmp_path: Path) -> None:
+    err = _serve_one_call(tmp_path, "--quiet")
+    assert CALL_LINE not in err
+    assert "POST /" not in err
+    assert "listening on http://" in err
+    assert err.endswith("mktows serve: stopping\n")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param(["--log-file", "{tmp}"], "cannot open the log file", id="log-file-is-a-dir"),
+        pytest.param(["--quiet", "--log-file", "x.log"], "not allowed with", id="quiet-and-file"),
+    ],
+)
+def test_a_log_file_serve_cannot_use_exits_2(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    options = [o.replace("{tmp}", str(tmp_path)) for o in options]
+    done = subprocess.run(
+        [sys.executable, "-m", "mktows", "serve", "--port", "0", *options],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.log").exists()
