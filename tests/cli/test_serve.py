@@ -33,6 +33,8 @@ from mktows.sandbox.pytest_plugin import MktowsSandbox
             id="bad-host",
         ),
         pytest.param(["--port", "65536"], "expected a port number", id="bad-port"),
+        pytest.param(["--journal-size", "lots"], "expected a whole number >= 1", id="bad-journal"),
+        pytest.param(["--journal-size", "0"], "expected a whole number >= 1", id="no-journal"),
     ],
 )
 def test_what_serve_cannot_use_exits_2(
@@ -95,8 +97,9 @@ def _serve_one_call(tmp_path: Path, *options: str) -> str:
     return first + rest
 
 
-def test_serve_logs_each_call_on_stderr_by_default(tmp_path: Path) -> None:
-    err = _serve_one_call(tmp_path)
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_serve_logs_each_call_on_stderr_by_default(tmp_path: Path, host: str) -> None:
+    err = _serve_one_call(tmp_path, "--host", host)  # localhost counts as loopback
     assert CALL_LINE in err
     assert err.endswith("mktows serve: stopping\n")
 
