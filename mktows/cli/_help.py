@@ -27,6 +27,7 @@ from ._settings import (
     ENV_REST_URL,
     ENV_SANDBOX_DB,
     ENV_USER_ID,
+    UNCAPPED_WORKERS,
 )
 
 # The exit codes of every command; main and each command return one of these.
@@ -160,11 +161,10 @@ examples (templates/: in a checkout of mktows):
 SYNC_LEADS_SUMMARY = "insert or update the leads of a CSV or JSON Lines file"
 
 SYNC_LEADS_DESCRIPTION = textwrap.fill(
-    "Insert or update every lead of a CSV or JSON Lines file, many calls at once "
-    "within the service's limits. A journal records every finished row: after a "
-    "crash, Ctrl-C or exit 4, run the same command again; it sends the rest and the "
-    "rows that ended in ERROR or a transient fault (an upsert: no duplicates). A "
-    "changed FILE or changed options need --restart.",
+    "Insert or update every lead of a CSV or JSON Lines file within the service's "
+    "limits. A journal records each finished row: after a crash, Ctrl-C or exit 4, "
+    "run the same command again to send the rest and the rows that ended in ERROR "
+    "or a transient fault (an upsert: no duplicates). Changes need --restart.",
     width=79,
 )
 
@@ -174,7 +174,12 @@ FILE: CSV with a header line, or JSON Lines. The columns Id, Email,
 ForeignSysPersonId, ForeignSysType and cookie are keys (any case), the others
 attributes. Each row ends CREATED, UPDATED, FAILED, INVALID, FAULT or ERROR."""
 
-SYNC_LEADS_LIMITS = "0 lifts a limit over SOAP; REST takes at most 100/20 and 10 at once"
+SYNC_LEADS_LIMITS = textwrap.fill(
+    "Calls count per API user: another run or program using the same credentials "
+    "within the window can still cause faults 20023/20024. Over SOAP 0 lifts a "
+    f"limit: --concurrency 0 lifts the concurrency limit ({UNCAPPED_WORKERS} calls at once).",
+    width=78,
+)
 
 SYNC_LEADS_EPILOG = f"""\
 examples (templates/: in a checkout of mktows):

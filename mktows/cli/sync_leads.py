@@ -145,7 +145,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         metavar="N",
         default=None,
-        help=f"calls at once (10; REST 5); SOAP 0: {UNCAPPED_WORKERS} at most",
+        help="calls at once (10; REST 5, at most 10)",
     )
     limits.add_argument(
         "--batch-size",

@@ -115,11 +115,13 @@ def test_the_tables_cover_every_variable_and_each_commands_codes(helps: dict[str
 
 
 def test_concurrency_says_what_0_does(helps: dict[str, str]) -> None:
-    line = next(line for line in helps["sync-leads"].splitlines() if "--concurrency" in line)
-    assert "no limit" not in line
-    assert "REST 5" in line
-    assert "SOAP 0: 32 at most" in line
-    assert "REST takes at most 100/20 and 10 at once" in helps["sync-leads"]
+    lines = helps["sync-leads"].splitlines()
+    line = next(line for line in lines if line.startswith("  --concurrency"))
+    assert "no limit" not in line  # it said "0 = no limit, 32 calls at once"
+    assert "(10; REST 5, at most 10)" in line
+    text = " ".join(helps["sync-leads"].split())
+    assert "Over SOAP 0 lifts a limit: --concurrency 0 lifts the concurrency limit" in text
+    assert "(32 calls at once)" in text
 
 
 @pytest.mark.parametrize(

@@ -161,11 +161,17 @@ def test_env_file_carries_rest_settings(
 
 
 def test_help_lists_the_rest_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue #15: a command's help names the REST flags and points to the one table of
+    # variables, "mktows help environment", which lists them.
     assert main(["sync-leads", "--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--rest-url", "--identity-url", "--client-id", "--client-secret"):
+        assert flag in out
+    assert "mktows help environment" in out
+    assert main(["help", "environment"]) == 0
     out = capsys.readouterr().out
     for name in SETTINGS_VARS[3:]:
         assert name in out
-    assert "--client-secret" in out
 
 
 def test_template_lists_the_rest_settings() -> None:
