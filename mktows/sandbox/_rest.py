@@ -340,7 +340,8 @@ class RestApi:
     def _partitions(self) -> set[str]:
         spaces = self.config.workspaces
         if not self.config.workspaces_enabled:
-            spaces = tuple(ws for ws in spaces if ws.name == DEFAULT_WORKSPACE)
+            wanted = DEFAULT_WORKSPACE.casefold()  # in any case, as SOAP matches names
+            spaces = tuple(ws for ws in spaces if ws.name.casefold() == wanted)
         return {p for ws in spaces for p in ws.partitions}
 
     def _default_primary(self) -> str:

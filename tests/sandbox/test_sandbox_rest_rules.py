@@ -441,6 +441,20 @@ def test_partitions_when_workspaces_are_off(
         assert reason(result) == "1008"
 
 
+def test_a_default_workspace_spelt_in_lower_case_keeps_its_partitions(
+    make_sandbox_server: MakeSandboxServer,
+) -> None:
+    # Workspace names match in any case over SOAP; the REST face's filter did not.
+    config = SandboxConfig(
+        workspaces=(Workspace("default", partitions=("Main",), primary="Main"),),
+        workspaces_enabled=False,
+    )
+    server = make_sandbox_server(config)
+    with Rest(server) as rest:
+        result = rest.sync_one({"email": "w@x.com"}, partitionName="Main")
+    assert result["status"] == "created"
+
+
 # -- Describe -------------------------------------------------------------------------
 
 
