@@ -54,8 +54,10 @@ class RateLimiter:
     the server counts a call at some moment between its send and its answer,
     so a call holds its place in the window from the moment it is let through
     until ``window + margin`` seconds after it is released (``margin``
-    defaults to 1% of the window, at least 50 ms). No latency jitter can then
-    put ``calls + 1`` calls inside the server's window.
+    defaults to 1% of the window, at least 10 ms: the release comes after the
+    answer, so the margin covers only what the server does after answering,
+    not the network). No latency jitter can then put ``calls + 1`` calls
+    inside the server's window.
 
     Entering the limiter only paces: it never sends. To count every HTTP
     attempt of a client, retries included, build the client with
@@ -91,7 +93,7 @@ class RateLimiter:
         self.calls = calls
         self.window = window
         self.concurrency = concurrency
-        self.margin = max(0.05, window * 0.01) if margin is None else margin
+        self.margin = max(0.01, window * 0.01) if margin is None else margin
         self._clock = clock
         self._finished: collections.deque[float] = collections.deque()  # release times
         self._open = 0  # calls let through and not released: they hold a window place

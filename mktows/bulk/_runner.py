@@ -185,6 +185,21 @@ async def sync_leads(
         for _ in range(count):
             await todo.put(None)
 
+    # Over a client that reads a token and a schema before its first sync (REST), the
+    # first unit runs alone: the others then find both cached instead of each worker
+    # fetching its own, which would spend the first window on identity and Describe.
+    warm = asyncio.Event()
+    started = False
+    if not hasattr(client, "sync_leads_batch"):
+        warm.set()
+
+    async def ready(turn: Turn) -> bool:
+        nonlocal started
+        if not warm.is_set() and started and not await _unless_halted(warm.wait(), halt):
+            return False
+        started = True
+        return not halt.is_set() and await _unless_halted(turn.ready(), halt)
+
     async def work() -> None:
         # Every worker reads until its end marker, even after a failure, so that the
         # feeder is never left blocked on a full queue.
@@ -192,7 +207,7 @@ async def sync_leads(
             unit, turn = item
             results: list[RowResult] = []
             try:
-                if not halt.is_set() and await _unless_halted(turn.ready(), halt):
+                if await ready(turn):
                     if batcher is None:
                         result = await run.attempt(unit[0])
                         results = [] if result is None else [result]
@@ -202,6 +217,7 @@ async def sync_leads(
                 run.stop(exc)
             finally:
                 turn.done()
+                warm.set()
             for result in results:
                 await done.put(result)
         await done.put(None)
