@@ -87,6 +87,11 @@ def test_times_probability_and_no_rules() -> None:
     assert listed[1]["hits"] == 0
     assert listed[3]["times_left"] is None
     assert listed[2]["hits"] + listed[3]["hits"] == 40
+    twice = FaultRules([FaultRule.from_dict({"match": {}, "code": 20023, "times": 2})])
+    assert twice.take(**soap) is not None
+    assert twice.listed()[0]["times_left"] == 1  # counted, kept for one more call
+    assert twice.take(**soap) is not None
+    assert not twice  # used up: gone
 
 
 def test_journal_filters_by_outcome_and_refuses_a_bad_size() -> None:
