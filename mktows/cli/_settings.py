@@ -288,11 +288,6 @@ def hint(exc: MktowsError, rest: bool = False) -> str:
     return ""
 
 
-def _secret(target: RestSettings) -> str:
-    secret = target.client_secret  # the settings keep it as a Secret
-    return secret.value if isinstance(secret, Secret) else secret
-
-
 def _retry(args: argparse.Namespace) -> RetryPolicy:
     return RetryPolicy(attempts=args.retries + 1)
 
@@ -304,7 +299,7 @@ def client(target: Target, args: argparse.Namespace) -> Client | RestClient:
             target.rest_url,
             target.identity_url,
             target.client_id,
-            _secret(target),
+            target.client_secret,
             foreign_id_field=target.foreign_id_field,
             partitions=target.partitions,
             deadline=args.deadline,
@@ -333,7 +328,7 @@ def async_client(
             target.rest_url,
             target.identity_url,
             target.client_id,
-            _secret(target),
+            target.client_secret,
             foreign_id_field=target.foreign_id_field,
             partitions=target.partitions,
             transport=limiter.transport(),

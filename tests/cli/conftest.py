@@ -3,6 +3,7 @@ nothing listens on, and a server that never answers."""
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import threading
@@ -15,9 +16,9 @@ import pytest
 
 @pytest.fixture
 def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No credentials anywhere; the embedded sandbox keeps its state in tmp_path."""
-    for name in ("MKTOWS_ENDPOINT", "MKTOWS_USER_ID", "MKTOWS_ENCRYPTION_KEY"):
-        monkeypatch.delenv(name, raising=False)
+    """No MKTOWS_* setting anywhere; the embedded sandbox keeps its state in tmp_path."""
+    for name in [name for name in os.environ if name.startswith("MKTOWS_")]:
+        monkeypatch.delenv(name)
     db = tmp_path / "data" / "sandbox.sqlite3"
     monkeypatch.setenv("MKTOWS_SANDBOX_DB", str(db))
     return db
