@@ -151,6 +151,11 @@ class Run:
         for gate in self.gates:
             gate.limited(code)  # all dispatch waits; the rows keep their tries
 
+    def _heard(self, exc: MktowsError) -> None:
+        """A call failed: unless it never got an answer, the server is there."""
+        if not isinstance(exc, TransportError):
+            self.reach.answer()
+
     def _check_client(self) -> None:
         check = getattr(self.client, "_check_open", None)
         if check is not None:
@@ -213,8 +218,7 @@ class Run:
                     if not await self._reconnect(label, exc, reconnects):
                         return last
                     continue
-                if not isinstance(exc, TransportError):
-                    self.reach.answer()  # the server answered something
+                self._heard(exc)
                 last = failure(row, exc)
                 if last.code in FATAL_CODES:
                     self.stop(exc)
@@ -281,8 +285,7 @@ class Run:
                     unreached = outcome
                     again.append(row)
                 else:
-                    if not isinstance(outcome, TransportError):
-                        self.reach.answer()  # the server answered something
+                    self._heard(outcome)
                     last[row.number] = failed = failure(row, outcome)
                     if failed.code in FATAL_CODES:
                         self.stop(outcome)

@@ -55,8 +55,7 @@ class Turn:
         """Let the next row sharing a key go (idempotent)."""
         if self._mine is None:
             return
-        if not self._mine.done():
-            self._mine.set_result(None)
+        self._mine.set_result(None)  # set once: _mine is None after
         for key in self._keys:
             if self._chains.last.get(key) is self._mine:
                 del self._chains.last[key]
@@ -64,16 +63,12 @@ class Turn:
 
 
 class KeyChains:
-    """The last unfinished row of each key. Take a :meth:`turn` in file order."""
+    """The last unfinished unit of each key. Take a :meth:`turn` in file order."""
 
     def __init__(self) -> None:
         self.last: dict[str, asyncio.Future[None]] = {}
 
-    def turn(self, lead: LeadRecord | None) -> Turn:
-        """Queue a row behind the earlier unfinished rows that share one of its keys."""
-        return Turn(self, lead_keys(lead))
-
-    def turn_of(self, keys: Sequence[str]) -> Turn:
-        """Queue a batch (holding ``keys``) behind the earlier unfinished units that
-        share one of them."""
+    def turn(self, keys: Sequence[str]) -> Turn:
+        """Queue a unit of work (a row, or a batch holding ``keys``) behind the earlier
+        unfinished units that share one of them."""
         return Turn(self, keys)

@@ -121,11 +121,6 @@ class RateLimiter:
         """Calls currently inside the limiter."""
         return self._in_flight
 
-    @property
-    def halted(self) -> bool:
-        """True once :meth:`halt` was called."""
-        return self._halted
-
     def halt(self) -> None:
         """Let no call through any more: every waiting and later :meth:`acquire` raises
         :class:`DispatchStopped`. Calls already let through go on and are released as usual.

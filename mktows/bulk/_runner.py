@@ -45,7 +45,7 @@ def _numbered(rows: Iterable[Row | LeadRecord]) -> Iterator[Row]:
         yield item if isinstance(item, Row) else Row(number, lead=item)
 
 
-async def _unless_halted(waiting: Awaitable[None], halt: asyncio.Event) -> bool:
+async def _unless_halted(waiting: Awaitable[object], halt: asyncio.Event) -> bool:
     """Wait for ``waiting``; False (and ``waiting`` cancelled) if ``halt`` is set first."""
     task = asyncio.ensure_future(waiting)
     stopper = asyncio.ensure_future(halt.wait())
@@ -170,15 +170,15 @@ async def sync_leads(
                     break
                 row_keys = lead_keys(row.lead)
                 if not keys.isdisjoint(row_keys):
-                    await todo.put((unit, chains.turn_of(tuple(keys))))
+                    await todo.put((unit, chains.turn(tuple(keys))))
                     unit, keys = [], set()
                 unit.append(row)
                 keys.update(row_keys)
                 if len(unit) >= size:
-                    await todo.put((unit, chains.turn_of(tuple(keys))))
+                    await todo.put((unit, chains.turn(tuple(keys))))
                     unit, keys = [], set()
             if unit and not halt.is_set():
-                await todo.put((unit, chains.turn_of(tuple(keys))))
+                await todo.put((unit, chains.turn(tuple(keys))))
         except Exception as exc:  # raised to the caller once the rows read so far are done
             run.problems.append(exc)
         # Not in a finally: a cancelled run has no worker left to take these.

@@ -162,3 +162,18 @@ def test_default_transport_is_a_real_one() -> None:
         await transport.aclose()
 
     asyncio.run(main())
+
+
+def test_codes_other_than_the_limit_faults_do_not_pause() -> None:
+    limiter = RateLimiter(calls=10, window=30.0, concurrency=0)
+    for code in (20016, 606, None):  # a transient fault, a REST code, no code
+        limiter.limited(code)
+    assert limiter.allowed == 10
+
+    async def run() -> None:
+        async with limiter:  # let through at once: no 30 s pause was started
+            pass
+
+    asyncio.run(asyncio.wait_for(run(), 5))
+    limiter.limited(20023)
+    assert limiter.allowed == 8  # the limit fault lowers the local rate

@@ -6,6 +6,7 @@ wire cannot carry is INVALID and the run goes on. Against a real sandbox over lo
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +107,17 @@ def test_a_foreign_id_row_without_a_foreign_id_field_is_invalid_and_the_rest_syn
     assert "foreign" in results["3"]["error"].lower()
     assert results["3"]["ForeignSysPersonId"] == "F-1"
     assert lead_counts(rest_env.db_path)[0] == 2
+
+
+def test_batch_size_sets_the_leads_per_sync_leads_call(
+    rest_env: SandboxServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mktows.sandbox")
+    source = _leads(tmp_path / "leads.csv", 5)
+    assert main(["sync-leads", str(source), "--batch-size", "2"]) == 0
+    syncs = [r for r in caplog.records if "POST /rest/v1/leads.json 200" in r.getMessage()]
+    assert len(syncs) == 3  # 2 + 2 + 1
+    assert lead_counts(rest_env.db_path)[0] == 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,11 @@ from support import query
 from mktows import (
     AuthenticationError,
     ConfigError,
+    FaultError,
     LeadNotFoundError,
     LeadRecord,
+    ResponseError,
+    RetryPolicy,
     SyncStatus,
     UnknownAttributeError,
     ValidationError,
@@ -26,6 +30,7 @@ from mktows import (
 from mktows._models import SyncLeadResult
 from mktows.rest._batch import key_values
 from mktows.rest._client import AsyncRestClient, RestClient
+from mktows.rest._parse import parse_describe, parse_leads
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
 Sent = list[httpx.Request]
@@ -273,3 +278,73 @@ def test_a_foreign_id_without_a_configured_field_is_that_leads_error(
         )
     assert isinstance(outcomes[0], ConfigError)
     assert isinstance(outcomes[1], SyncLeadResult)
+
+
+def _fault(server: SandboxServer, rule: dict[str, object]) -> None:
+    api = server.url.split("/soap/")[0] + "/_sandbox/api/faults"
+    assert httpx.post(api, json=rule).status_code in (200, 201)
+
+
+def test_a_cookie_that_cannot_be_associated_is_that_leads_error(
+    sandbox_server: SandboxServer,
+) -> None:
+    sent: Sent = []
+    with _client(sandbox_server, sent, retry=RetryPolicy(attempts=1)) as client:
+        client.sync_lead(LeadRecord(email="warm@x.com"))  # the token and Describe, cached
+        # The first rule takes the Sync Leads call (it carries the email) and does nothing;
+        # the second answers the body-less Associate Lead call that follows with 1003.
+        _fault(sandbox_server, {"match": {"email": "a@x.com"}, "delay_ms": 1, "times": 1})
+        _fault(sandbox_server, {"match": {"wire": "rest"}, "code": 1003, "times": 1})
+        outcomes = client.sync_leads_batch(
+            [LeadRecord(email="a@x.com"), LeadRecord(email="b@x.com")],
+            marketo_cookies=["id:1&token:t", None],
+        )
+    assert isinstance(outcomes[0], FaultError)
+    assert outcomes[0].fault.rest_code == 1003
+    assert isinstance(outcomes[1], SyncLeadResult)
+    assert [r.url.path for r in sent][-1].endswith("/associate.json")
+
+
+def test_leads_read_back_with_a_wide_schema_go_as_post_with_method_get(
+    make_sandbox_server: MakeSandboxServer,
+) -> None:
+    custom = {f"CustomFieldNumber{n:03d}": "string" for n in range(400)}
+    server = make_sandbox_server(SandboxConfig(custom_fields=custom))
+    sent: Sent = []
+    values = {name: f"v{n}" for n, name in enumerate(custom)}
+    leads = [LeadRecord(email=f"w{n}@x.com", attributes=values) for n in range(3)]
+    with _client(server, sent) as client:
+        outcomes = client.sync_leads_batch(leads, return_lead=True)
+    get = sent[-1]
+    assert (get.method, get.url.params["_method"]) == ("POST", "GET")
+    assert b"filterType=id" in get.content
+    found = _results(outcomes)
+    assert [r.lead.email if r.lead else None for r in found] == [f"w{n}@x.com" for n in range(3)]
+    assert all(r.lead is not None and dict(r.lead.attributes) == values for r in found)
+
+
+def test_a_malformed_get_leads_answer_keeps_its_request_id_even_pickled() -> None:
+    catalog = parse_describe(
+        json.dumps(
+            {
+                "success": True,
+                "requestId": "d#1",
+                "result": [
+                    {
+                        "id": 1,
+                        "dataType": "email",
+                        "soap": {"name": "Email", "readOnly": False},
+                        "rest": {"name": "email", "readOnly": False},
+                    }
+                ],
+            }
+        ).encode(),
+        status_code=200,
+    )
+    answer = {"success": True, "requestId": "e#42", "result": [{"id": "seven"}]}
+    with pytest.raises(ResponseError, match="no positive integer id") as caught:
+        parse_leads(json.dumps(answer).encode(), 200, catalog, None)
+    error = caught.value
+    assert error.request_id == "e#42"
+    assert pickle.loads(pickle.dumps(error)).request_id == "e#42"
+    assert error.at_status(502).request_id == "e#42"
