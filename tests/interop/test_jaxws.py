@@ -14,6 +14,7 @@ installs them (.ci/run), elsewhere the test skips and says why.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -30,8 +31,9 @@ HERE = Path(__file__).parent / "jaxws"
 JAXWS_RT = Path("/usr/share/java/jaxws-rt.jar")
 _TOOLS = ("wsimport", "javac", "java")
 _MISSING = [tool for tool in _TOOLS if shutil.which(tool) is None]
+# CI installs them: there a missing tool fails the test instead of skipping it.
 pytestmark = pytest.mark.skipif(
-    bool(_MISSING) or not JAXWS_RT.exists(),
+    (bool(_MISSING) or not JAXWS_RT.exists()) and os.environ.get("CI") != "true",
     reason=(
         f"JAX-WS is not installed (missing: {', '.join(_MISSING) or JAXWS_RT}); "
         "apt-get install default-jdk-headless jaxws"
