@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import time
 from collections.abc import Callable
 
 import httpx
@@ -76,11 +75,7 @@ class _Soap(ShellParts):
         )
         return call_flow(
             lambda when: build(timestamp=when),
-            policy=self.retry,
-            clock=self._clock,
-            monotonic=time.monotonic,
-            random=self._random.random,
-            deadline=self.deadline,
+            pacing=self._pacing(),
         )
 
 

@@ -6,6 +6,7 @@ helpers every flow shares. Pure: the clocks and the random source are parameters
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from ._errors import DeadlineExceeded, MktowsError
 if TYPE_CHECKING:
     from ._retry import RetryPolicy
 
-__all__ = ["Flow", "Response", "Send", "Sleep", "retry_wait", "time_left"]
+__all__ = ["Flow", "Pacing", "Response", "Send", "Sleep", "retry_wait", "time_left"]
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,28 @@ R = TypeVar("R")
 Flow = Generator["Send | Sleep", "Response | None", R]
 
 
-def time_left(ends: float, monotonic: Callable[[], float], deadline: float) -> float:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Pacing:
+    """What paces a call flow: its retry policy and total deadline, and the clocks and
+    random source it reads. Parameters, not globals, so that flows stay pure and tests
+    steer time. ``clock`` signs (wall time); ``monotonic`` measures the deadline."""
+
+    policy: RetryPolicy
+    deadline: float
+    clock: Callable[[], dt.datetime]
+    monotonic: Callable[[], float]
+    random: Callable[[], float]
+
+    def ends(self) -> float:
+        """The ``monotonic`` time at which a call starting now runs out of deadline."""
+        return self.monotonic() + self.deadline
+
+
+def time_left(ends: float, pacing: Pacing) -> float:
     """Seconds until ``ends`` (a ``monotonic`` time); DeadlineExceeded once none are left."""
-    remaining = ends - monotonic()
+    remaining = ends - pacing.monotonic()
     if remaining <= 0:
-        raise DeadlineExceeded(f"the call's deadline of {deadline:g}s ran out")
+        raise DeadlineExceeded(f"the call's deadline of {pacing.deadline:g}s ran out")
     return remaining
 
 
@@ -62,19 +80,17 @@ def retry_wait(
     exc: MktowsError,
     tries: int,
     *,
-    policy: RetryPolicy,
-    random: Callable[[], float],
-    monotonic: Callable[[], float],
+    pacing: Pacing,
     ends: float,
     label: str = "syncLead",
 ) -> float | None:
     """Seconds to back off before retrying after ``exc`` on try number ``tries``, or
     None when no retry is due: not retryable, out of attempts, or past the deadline.
     """
-    if not exc.retryable or tries >= policy.attempts:
+    if not exc.retryable or tries >= pacing.policy.attempts:
         return None
-    wait = policy.delay(tries, random())
-    if monotonic() + wait >= ends:
+    wait = pacing.policy.delay(tries, pacing.random())
+    if pacing.monotonic() + wait >= ends:
         return None
     log.warning("%s: %s; retry %d in %.2fs", label, exc, tries, wait)
     return wait

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import httpx
 
 from ._errors import ConfigError, MktowsError
-from ._flow import Flow, Send
+from ._flow import Flow, Pacing, Send
 from ._retry import RetryPolicy
 from ._transport import DEFAULT_TIMEOUT, asend, connection_failed, send
 
@@ -56,12 +56,10 @@ class ShellParts:
     for type checkers only, so it shadows nothing at run time."""
 
     if TYPE_CHECKING:
-        retry: RetryPolicy
-        deadline: float
-        _clock: Callable[[], dt.datetime]
-        _random: random.Random
 
         def _check_open(self) -> None: ...
+
+        def _pacing(self) -> Pacing: ...
 
 
 class _Unreachable:
@@ -115,6 +113,16 @@ class Shell(Generic[H, T]):
         self._random = random.Random()
         self._owns_http = http_client is None
         self._http: H = http_client or self._new_http(transport, verify)
+
+    def _pacing(self) -> Pacing:
+        """The pacing of a call that starts now: this client's policy, deadline and clocks."""
+        return Pacing(
+            policy=self.retry,
+            deadline=self.deadline,
+            clock=self._clock,
+            monotonic=time.monotonic,
+            random=self._random.random,
+        )
 
     def _new_http(self, transport: T | None, verify: bool) -> H:
         raise NotImplementedError

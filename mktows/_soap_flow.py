@@ -11,10 +11,9 @@ import logging
 from collections.abc import Callable
 
 from ._errors import DeadlineExceeded, MktowsError, RequestExpiredError, fault_error
-from ._flow import Flow, Send, Sleep, retry_wait, time_left
+from ._flow import Flow, Pacing, Send, Sleep, retry_wait, time_left
 from ._models import Fault, SyncLeadResult
 from ._parse import parse_sync_lead_response
-from ._retry import RetryPolicy
 
 __all__ = ["call_flow"]
 
@@ -23,25 +22,21 @@ log = logging.getLogger(__name__)
 
 def call_flow(
     build: Callable[[dt.datetime], bytes],
-    *,
-    policy: RetryPolicy,
-    clock: Callable[[], dt.datetime],
-    monotonic: Callable[[], float],
-    random: Callable[[], float],
-    deadline: float,
+    pacing: Pacing,
 ) -> Flow[SyncLeadResult]:
-    """One syncLead call: sign afresh, send, parse, retry per ``policy`` within ``deadline``.
+    """One syncLead call: sign afresh, send, parse, retry per ``pacing``'s policy within
+    its deadline.
 
     Transport failures come back into the flow as exceptions thrown at the
     ``yield``. A FAILED status is returned; a fault is raised as its FaultError.
     """
-    ends = monotonic() + deadline
+    ends = pacing.ends()
     tries = resigns = 0
     while True:
         tries += 1
-        body = build(clock())
+        body = build(pacing.clock())
         try:
-            response = yield Send(body, time_left(ends, monotonic, deadline))
+            response = yield Send(body, time_left(ends, pacing))
             assert response is not None
             status, data = response
             outcome = parse_sync_lead_response(data, status_code=status)
@@ -53,15 +48,13 @@ def call_flow(
         except MktowsError as exc:
             if isinstance(exc, RequestExpiredError):
                 # A fresh signature is the cure; a backoff is not (SPEC §4).
-                if resigns >= policy.resign_attempts:
+                if resigns >= pacing.policy.resign_attempts:
                     raise
                 resigns += 1
                 tries -= 1
                 log.info("syncLead: timestamp refused (20016); re-signing and retrying")
                 continue
-            wait = retry_wait(
-                exc, tries, policy=policy, random=random, monotonic=monotonic, ends=ends
-            )
+            wait = retry_wait(exc, tries, pacing=pacing, ends=ends)
             if wait is None:
                 raise
             yield Sleep(wait)

@@ -431,18 +431,14 @@ def test_connection_refused_is_a_transport_error() -> None:
 
 def test_flow_stops_when_the_deadline_has_passed_before_a_retry() -> None:
     """A retry whose turn comes after the deadline (a long sleep overshot) is not sent."""
-    from mktows._flow import Send, Sleep
+    from mktows._flow import Pacing, Send, Sleep
     from mktows._soap_flow import call_flow
 
     now = [0.0]
-    flow = call_flow(
-        lambda when: b"<envelope/>",
-        policy=FAST,
-        clock=Ticking(),
-        monotonic=lambda: now[0],
-        random=lambda: 0.0,
-        deadline=10.0,
+    pacing = Pacing(
+        policy=FAST, deadline=10.0, clock=Ticking(), monotonic=lambda: now[0], random=lambda: 0.0
     )
+    flow = call_flow(lambda when: b"<envelope/>", pacing)
     first = next(flow)
     assert isinstance(first, Send)
     assert first.timeout == 10.0

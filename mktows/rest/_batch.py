@@ -9,7 +9,6 @@ later one is sent only after the call holding the earlier one has been answered.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,9 +22,8 @@ from .._errors import (
     ResponseError,
     ValidationError,
 )
-from .._flow import Flow
+from .._flow import Flow, Pacing
 from .._models import LeadRecord, SyncLeadResult, SyncStatus
-from .._retry import RetryPolicy
 from ._build import (
     JSON_HEADERS,
     SyncPlan,
@@ -122,11 +120,7 @@ def batch_flow(
     workspace: str | None = None,
     marketo_cookies: Sequence[str | None] | None = None,
     batch_size: int = MAX_BATCH,
-    policy: RetryPolicy,
-    clock: Callable[[], dt.datetime],
-    monotonic: Callable[[], float],
-    random: Callable[[], float],
-    deadline: float,
+    pacing: Pacing,
 ) -> Flow[list[Outcome]] | list[Outcome]:
     """Sync ``leads`` in Sync Leads calls of up to ``batch_size`` (at most 300) records,
     grouped by action, lookup field and partition; one outcome per lead, in input order:
@@ -135,7 +129,7 @@ def batch_flow(
 
     ``marketo_cookies`` (one per lead, or None) are associated per lead after its sync;
     ``return_lead`` reads the synced leads back with Get Leads by Filter Type
-    (``filterType=id``), up to 300 ids a call. Each exchange has its own ``deadline``.
+    (``filterType=id``), up to 300 ids a call. Each exchange has its own deadline.
     A workspace without a partition mapping raises ValidationError before anything is sent.
     When no lead can be sent at all, the outcomes are returned at once, not as a flow.
     """
@@ -157,15 +151,7 @@ def batch_flow(
         settings,
         state,
         len(leads),
-        lambda: _Call(
-            settings,
-            state,
-            policy=policy,
-            clock=clock,
-            monotonic=monotonic,
-            random=random,
-            deadline=deadline,
-        ),
+        lambda: _Call(settings, state, pacing),
     )
     for row, (lead, cookie) in enumerate(zip(leads, cookies, strict=True)):
         try:

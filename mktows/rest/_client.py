@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 
 import httpx
@@ -107,11 +106,7 @@ class _Rest(ShellParts):
             return_lead=return_lead,
             workspace=workspace,
             marketo_cookie=marketo_cookie,
-            policy=self.retry,
-            clock=self._clock,
-            monotonic=time.monotonic,
-            random=self._random.random,
-            deadline=self.deadline,
+            pacing=self._pacing(),
         )
 
     def _batch_flow(
@@ -131,11 +126,7 @@ class _Rest(ShellParts):
             workspace=workspace,
             marketo_cookies=marketo_cookies,
             batch_size=batch_size,
-            policy=self.retry,
-            clock=self._clock,
-            monotonic=time.monotonic,
-            random=self._random.random,
-            deadline=self.deadline,
+            pacing=self._pacing(),
         )
 
 

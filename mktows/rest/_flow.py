@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -11,9 +10,8 @@ from urllib.parse import quote, urlencode
 
 from .._codes import TOKEN_CODES
 from .._errors import DeadlineExceeded, FaultError, MktowsError, ValidationError
-from .._flow import Flow, Send, Sleep, retry_wait, time_left
+from .._flow import Flow, Pacing, Send, Sleep, retry_wait, time_left
 from .._models import LeadRecord, Secret, SyncLeadResult, SyncStatus, check_xml_text
-from .._retry import RetryPolicy
 from ._build import (
     ACCEPT_HEADERS,
     FORM_HEADERS,
@@ -55,27 +53,18 @@ class _Call:
         self,
         settings: RestSettings,
         state: RestState,
-        *,
-        policy: RetryPolicy,
-        clock: Callable[[], dt.datetime],
-        monotonic: Callable[[], float],
-        random: Callable[[], float],
-        deadline: float,
+        pacing: Pacing,
     ) -> None:
         self.settings = settings
         self.state = state
-        self.policy = policy
-        self.clock = clock
-        self.monotonic = monotonic
-        self.random = random
-        self.deadline = deadline
-        self.ends = monotonic() + deadline
+        self.pacing = pacing
+        self.ends = pacing.ends()
 
     def token(self) -> Flow[Secret]:
         """The cached token, or a new one from the identity service."""
         # Error reporters capture frame locals: the secret and the token stay inside
         # holders with safe reprs, unwrapped only in the expression that sends them.
-        now = self.clock().timestamp()
+        now = self.pacing.clock().timestamp()
         cached = self.state.tokens.current(now)
         if cached is not None:
             return cached
@@ -110,7 +99,7 @@ class _Call:
             try:
                 response = yield Send(
                     request.body,
-                    time_left(self.ends, self.monotonic, self.deadline),
+                    time_left(self.ends, self.pacing),
                     method=request.method,
                     url=request.url,
                     headers=(
@@ -135,13 +124,7 @@ class _Call:
                     log.info("%s: access token refused; renewing it and retrying", request.label)
                     continue
                 wait = retry_wait(
-                    exc,
-                    tries,
-                    policy=self.policy,
-                    random=self.random,
-                    monotonic=self.monotonic,
-                    ends=self.ends,
-                    label=request.label,
+                    exc, tries, pacing=self.pacing, ends=self.ends, label=request.label
                 )
                 if wait is None:
                     raise
@@ -160,33 +143,21 @@ def rest_flow(
     return_lead: bool = False,
     workspace: str | None = None,
     marketo_cookie: str | None = None,
-    policy: RetryPolicy,
-    clock: Callable[[], dt.datetime],
-    monotonic: Callable[[], float],
-    random: Callable[[], float],
-    deadline: float,
+    pacing: Pacing,
 ) -> Flow[SyncLeadResult]:
     """One syncLead over REST: [token] -> [Describe, once per client] -> Sync Leads ->
     [Associate Lead when ``marketo_cookie``] -> [Get Lead when ``return_lead``].
 
     The lead's keys and workspace are checked here, before the flow starts
-    (ValidationError or ConfigError). Each exchange is retried per ``policy``
-    within one ``deadline`` for the whole call, as :func:`~mktows._retry.call_flow`.
+    (ValidationError or ConfigError). Each exchange is retried per ``pacing``'s
+    policy, within one deadline for the whole call, as :func:`~mktows._soap_flow.call_flow`.
     """
     _optional_text(marketo_cookie, "marketo_cookie")
     _optional_text(workspace, "workspace")
     if not isinstance(return_lead, bool):
         raise ValidationError("return_lead must be True or False", field="returnLead")
     plan = plan_sync(lead, settings, workspace)
-    call = _Call(
-        settings,
-        state,
-        policy=policy,
-        clock=clock,
-        monotonic=monotonic,
-        random=random,
-        deadline=deadline,
-    )
+    call = _Call(settings, state, pacing)
     return _run(call, plan, lead, return_lead, marketo_cookie)
 
 

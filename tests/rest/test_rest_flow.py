@@ -32,7 +32,7 @@ from mktows._errors import (
     TransportError,
     ValidationError,
 )
-from mktows._flow import Send, Sleep
+from mktows._flow import Pacing, Send, Sleep
 from mktows._models import LeadRecord, Secret, SyncLeadResult, SyncStatus
 from mktows._retry import RetryPolicy
 from mktows.rest._flow import rest_flow
@@ -59,20 +59,15 @@ class Script:
         return self.wall
 
     def run(self, lead: LeadRecord, state: RestState, **kwargs: Any) -> SyncLeadResult:
-        options: dict[str, Any] = {
-            "settings": rest_settings(),
-            "policy": RetryPolicy(attempts=3, backoff=1.0),
-            "deadline": 60.0,
-        }
-        options.update(kwargs)
-        flow = rest_flow(
-            lead,
-            state=state,
+        pacing = Pacing(
+            policy=kwargs.pop("policy", RetryPolicy(attempts=3, backoff=1.0)),
+            deadline=kwargs.pop("deadline", 60.0),
             clock=self.clock,
             monotonic=self.monotonic,
             random=lambda: 0.5,
-            **options,
         )
+        options: dict[str, Any] = {"settings": rest_settings(), **kwargs}
+        flow = rest_flow(lead, state=state, pacing=pacing, **options)
         action = next(flow)
         while True:
             try:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import count_leads, NO_RETRY, SOAP_HEADERS
+from support import NO_RETRY, SOAP_HEADERS, count_leads
 
 from mktows import Client, LeadRecord, SyncStatus
 from mktows.sandbox import (
