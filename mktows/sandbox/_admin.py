@@ -21,7 +21,7 @@ from ._faults import FaultRule
 from ._journal import CallFilter
 from ._limits import Limiter
 from ._record import lead_json
-from ._service import Keys, Outcome, Placement
+from ._service import Keys, Outcome, Placement, insert_lead
 from ._store import LeadRow
 
 if TYPE_CHECKING:
@@ -200,19 +200,10 @@ def seed(app: SandboxApp, leads: object) -> list[int]:
 
 def _insert(app: SandboxApp, keys: Keys, attrs: Mapping[str, str], partition: str) -> LeadRow:
     stored = {k: v for k, v in attrs.items() if v != ""}
-    fsp_type = keys.fsp_type or ("CUSTOM" if keys.fsp_id is not None else None)
     with app.store.transaction() as tx:
         if keys.fsp_id is not None and tx.by_foreign_id(keys.fsp_id) is not None:
             raise AdminError(400, f"foreign_sys_person_id {keys.fsp_id!r} belongs to another lead")
-        lead_id = tx.insert(
-            email=keys.email,
-            fsp_id=keys.fsp_id,
-            fsp_type=fsp_type,
-            partition=partition,
-            attrs=stored,
-            lead_id=keys.id,
-        )
-    return LeadRow(lead_id, keys.email, keys.fsp_id, fsp_type, partition, stored)
+        return insert_lead(tx, keys, stored, partition, lead_id=keys.id)
 
 
 def _now(app: SandboxApp) -> str:

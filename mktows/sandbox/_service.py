@@ -128,6 +128,27 @@ class Upserted:
     holder: int | None = None
 
 
+def insert_lead(
+    tx: Transaction,
+    keys: Keys,
+    stored: Mapping[str, str],
+    partition: str,
+    lead_id: int | None = None,
+) -> LeadRow:
+    """Insert a new lead with ``keys`` and its non-empty ``stored`` attributes; a foreign
+    id given without its type is CUSTOM (SPEC §1). ``lead_id`` None: the next id."""
+    fsp_type = keys.fsp_type or (_UNTYPED if keys.fsp_id is not None else None)
+    new_id = tx.insert(
+        email=keys.email,
+        fsp_id=keys.fsp_id,
+        fsp_type=fsp_type,
+        partition=partition,
+        attrs=dict(stored),
+        lead_id=lead_id,
+    )
+    return LeadRow(new_id, keys.email, keys.fsp_id, fsp_type, partition, dict(stored))
+
+
 class SyncService:
     """syncLead as the service does it (SPEC §2-§4), over a :class:`Store`."""
 
@@ -299,16 +320,7 @@ class SyncService:
                     if holder is not None:  # only a REST email lookup can get here
                         return Upserted(Outcome.FOREIGN_ID_TAKEN, None, via, holder.id)
                 stored = {k: v for k, v in attrs.items() if v != ""}
-                partition = self._partition(keys.email, stored, placement)
-                fsp_type = keys.fsp_type or (_UNTYPED if keys.fsp_id is not None else None)
-                lead_id = tx.insert(
-                    email=keys.email,
-                    fsp_id=keys.fsp_id,
-                    fsp_type=fsp_type,
-                    partition=partition,
-                    attrs=stored,
-                )
-                row = LeadRow(lead_id, keys.email, keys.fsp_id, fsp_type, partition, stored)
+                row = insert_lead(tx, keys, stored, self._partition(keys.email, stored, placement))
                 outcome = Outcome.CREATED
             else:
                 if mode is Mode.CREATE:
