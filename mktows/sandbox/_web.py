@@ -241,6 +241,9 @@ def _rule_from_form(form: Mapping[str, str]) -> FaultRule:
     match = {k: form[k] for k in ("email", "wire", "user") if form.get(k)}
     data: dict[str, Any] = {"match": match}
     action = form.get("action", "code")
+    if action not in ("code", "delay", "failed", "drop"):
+        # Outside the try: a ConfigError is a ValueError, and would be reworded below.
+        raise ConfigError(f"unknown action {action[:20]!r}")
     try:
         if action == "code":
             data["code"] = int(form.get("code", ""))
@@ -249,10 +252,8 @@ def _rule_from_form(form: Mapping[str, str]) -> FaultRule:
         elif action == "failed":
             data["status"] = "FAILED"
             data["error"] = form.get("error") or None
-        elif action == "drop":
-            data["drop"] = True
         else:
-            raise ConfigError(f"unknown action {action[:20]!r}")
+            data["drop"] = True
         if form.get("times"):
             data["times"] = int(form["times"])
         if form.get("probability"):
