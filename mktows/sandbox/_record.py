@@ -165,43 +165,33 @@ def rest_user(app: SandboxApp, environ: WSGIEnvironment) -> str | None:
 def _rest_facts(
     entry: dict[str, Any], request: bytes, response: bytes, operation: str, path: str
 ) -> None:
-    """outcome, code, lead_id and email of a REST answer (in place)."""
-    try:
-        answer = json.loads(response)
-    except ValueError:
-        return
-    if not isinstance(answer, dict):
-        return
-    errors = answer.get("errors")
-    if answer.get("success") is False and isinstance(errors, list) and errors:
+    """outcome, code, lead_id and email of a REST answer (in place). Every answer
+    that reaches here was built by the adapter's ``_rest_answer``: a JSON object with
+    ``success`` and either ``errors`` or ``result`` (a list of objects), codes as digit
+    strings.
+    """
+    answer = json.loads(response)
+    if not answer["success"]:
         entry["outcome"] = "FAULT"
-        entry["code"] = _int(errors[0].get("code"))
+        entry["code"] = int(answer["errors"][0]["code"])
     ids = _DIGITS.findall(path)
     if ids and operation != "leads.json":
         entry["lead_id"] = int(ids[-1])
     results = answer.get("result")
-    if operation != "leads.json" or not isinstance(results, list) or not results:
+    if operation != "leads.json" or not results:
         return
     first = results[0]
-    if isinstance(first, dict):
-        entry["outcome"] = _STATUSES.get(str(first.get("status")))
-        entry["lead_id"] = first.get("id")
-        reasons = first.get("reasons")
-        if isinstance(reasons, list) and reasons and isinstance(reasons[0], dict):
-            entry["code"] = _int(reasons[0].get("code"))
+    entry["outcome"] = _STATUSES.get(first.get("status"))  # GET leads.json: leads, no status
+    entry["lead_id"] = first.get("id")
+    reasons = first.get("reasons")
+    if reasons:
+        entry["code"] = int(reasons[0]["code"])
     try:
         sent = json.loads(request)
         email = sent["input"][0].get("email")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return
     entry["email"] = email if isinstance(email, str) else None
-
-
-def _int(value: object) -> int | None:
-    try:
-        return int(str(value))
-    except ValueError:
-        return None
 
 
 def _written_rows(
