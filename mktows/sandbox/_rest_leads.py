@@ -314,7 +314,7 @@ def _typed(f: Field, text: str | None) -> object:
     try:
         value = Attribute(name=f.soap_name, value=text, type=f.data_type).typed_value
     except ValidationError:
-        return text  # written through SOAP, which does not check values
+        return text  # stored while the field had another type (the store outlives a config)
     if isinstance(value, Decimal):
         value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
