@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 import socket
 import threading
 import time
@@ -531,3 +532,31 @@ def test_a_silent_server_ends_in_deadline_exceeded(kind: str) -> None:
         assert isinstance(info.value.__cause__, httpx.ReadTimeout)
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_a_refused_server_is_given_up_instead_of_backing_off(asynchronous: bool) -> None:
+    """Connections refused: the next back-off (here over 8 s) would end past the
+    connect budget, so the call raises the connection error at once instead."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/soap/mktows/2_2"
+    policy = RetryPolicy(attempts=10, backoff=10.0, multiplier=1.0)
+    start = time.monotonic()
+    if asynchronous:
+
+        async def run() -> None:
+            async with AsyncClient(url, USER, KEY, retry=policy) as client:
+                client._random = random.Random(0)  # first draw 0.84: a wait of 8.4 s
+                await client.sync_lead(LEAD)
+
+        with pytest.raises(mktows.TransportError, match="ConnectError") as info:
+            asyncio.run(run())
+    else:
+        with Client(url, USER, KEY, retry=policy) as client:
+            client._random = random.Random(0)
+            with pytest.raises(mktows.TransportError, match="ConnectError") as info:
+                client.sync_lead(LEAD)
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert time.monotonic() - start < 8.0, "it waited out a back-off"
