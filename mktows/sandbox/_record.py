@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -194,22 +194,6 @@ def _rest_facts(
     entry["email"] = email if isinstance(email, str) else None
 
 
-def _written_rows(
-    app: SandboxApp, entry: Mapping[str, Any], response: bytes
-) -> Sequence[tuple[int, bool]]:
-    """(lead id, created) of every lead the call wrote."""
-    if entry["outcome"] not in ("CREATED", "UPDATED"):
-        return ()
-    if entry["operation"] != "leads.json":
-        return [(entry["lead_id"], entry["outcome"] == "CREATED")]
-    results = json.loads(response).get("result", [])
-    return [
-        (r["id"], r["status"] == "created")
-        for r in results
-        if isinstance(r, dict) and r.get("status") in ("created", "updated")
-    ]
-
-
 def record_call(
     app: SandboxApp,
     environ: WSGIEnvironment,
@@ -288,10 +272,8 @@ def record_call(
     entry["response"] = {"content_type": media, "body": response_text}
     if entry["code"] == 20014 and isinstance(request, SyncLeadRequest):
         entry["auth_check"] = auth_check(app, request)
-    for lead_id, created in _written_rows(app, entry, response):
-        row = app.service.lead(lead_id)
-        if row is not None:
-            before, after = app.leads.written(row, entry["time"], created=created)
-            if "lead_after" not in entry:  # the page shows the first lead of a batch
-                entry["lead_before"], entry["lead_after"] = before, after
+    for row, created in app.service.take_written():  # as committed, in order
+        before, after = app.leads.written(row, entry["time"], created=created)
+        if "lead_after" not in entry:  # the page shows the first lead of a batch
+            entry["lead_before"], entry["lead_after"] = before, after
     app.journal.record(entry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -163,6 +164,14 @@ class SyncService:
             concurrency=config.concurrency_limit,
             daily_quota=config.daily_quota,
         )
+        self._written = threading.local()
+
+    def take_written(self) -> list[tuple[LeadRow, bool]]:
+        """(lead as committed, created) of every write this thread made since it last
+        asked, in order: the call journal records them without reading the store again."""
+        rows: list[tuple[LeadRow, bool]] = getattr(self._written, "rows", [])
+        self._written.rows = []
+        return rows
 
     def handle(self, request: SyncLeadRequest, *, ignored: tuple[str, ...] = ()) -> SyncLeadResult:
         """Authenticate, count against the limits, then sync (faults raise). ``ignored``:
@@ -333,6 +342,9 @@ class SyncService:
                 outcome = Outcome.UPDATED
             if cookie:
                 tx.associate_cookie(cookie, row.id)
+        rows = getattr(self._written, "rows", None)  # committed: noted for the journal
+        if rows is not None:
+            rows.append((row, outcome is Outcome.CREATED))
         return Upserted(outcome, row, via)
 
     def associate(self, lead_id: int, cookie: str) -> bool:

@@ -150,6 +150,7 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path == ADMIN_PATH or path.startswith(ADMIN_PATH + "/"):
             return self.admin(environ, start_response)
+        self.service.take_written()  # nothing a failed call of this thread left behind
         try:
             status, headers, body, outcome = self._respond(environ)
         except _Dropped:
