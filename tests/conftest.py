@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from mktows.sandbox import (
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
     DEFAULT_ENCRYPTION_KEY,
     DEFAULT_USER_ID,
     SandboxApp,
@@ -103,3 +105,28 @@ def make_sandbox_server(tmp_path: Path) -> Iterator[MakeSandboxServer]:
 def sandbox_server(make_sandbox_server: MakeSandboxServer) -> SandboxServer:
     """A live sandbox with the default configuration and a fresh SQLite file."""
     return make_sandbox_server()
+
+
+def set_rest_env(
+    monkeypatch: pytest.MonkeyPatch, server: SandboxServer, **options: str
+) -> SandboxServer:
+    """Point the CLI at ``server``'s REST face through the environment and nothing else:
+    every other MKTOWS_* setting cleared, ``options`` as extra ``MKTOWS_<NAME>`` values."""
+    for name in SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKTOWS_REST_URL", server.rest_url)
+    monkeypatch.setenv("MKTOWS_IDENTITY_URL", server.identity_url)
+    monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
+    monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
+    for name, value in options.items():
+        monkeypatch.setenv(f"MKTOWS_{name.upper()}", value)
+    return server
+
+
+@pytest.fixture
+def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
+    """The CLI pointed at the sandbox's REST face, with a foreign-id field and the
+    Default workspace mapped to its partition."""
+    return set_rest_env(
+        monkeypatch, sandbox_server, foreign_id_field="externalId", partitions="Default=Default"
+    )

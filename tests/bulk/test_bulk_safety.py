@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import SETTINGS_VARS, SandboxServer
+from conftest import SETTINGS_VARS, SandboxServer, set_rest_env
 from support import (
     NO_RETRY,
     clean_env,
@@ -44,13 +44,7 @@ UNLIMITED = SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0
 @pytest.fixture
 def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
     """REST settings for the live sandbox in the environment, no partition mapping."""
-    for name in SETTINGS_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
-    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
-    monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-    return sandbox_server
+    return set_rest_env(monkeypatch, sandbox_server)
 
 
 def people(count: int) -> list[list[str]]:

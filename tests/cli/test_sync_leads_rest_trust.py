@@ -13,25 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SETTINGS_VARS, SandboxServer
+from conftest import SandboxServer
 from support import clean_env, journal_lines, lead_counts, read_results, write_csv
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-
-@pytest.fixture
-def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    """REST settings for the sandbox in the environment, nothing else."""
-    for name in SETTINGS_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
-    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
-    monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-    monkeypatch.setenv("MKTOWS_FOREIGN_ID_FIELD", "externalId")
-    monkeypatch.setenv("MKTOWS_PARTITIONS", "Default=Default")
-    return sandbox_server
 
 
 def _leads(path: Path, count: int) -> Path:

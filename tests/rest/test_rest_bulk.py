@@ -20,8 +20,6 @@ from mktows.cli import main
 from mktows.rest._client import AsyncRestClient
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-from .test_rest_cli import rest_env  # noqa: F401  # the fixture
-
 SYNC_CALL = "POST /rest/v1/leads.json 200"
 
 
@@ -30,7 +28,7 @@ def _sync_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_sync_leads_over_rest_batches_rows(
-    rest_env: SandboxServer,  # noqa: F811
+    rest_env: SandboxServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -62,7 +60,7 @@ def test_sync_leads_over_rest_batches_rows(
     ],
 )
 def test_rest_limits_go_up_to_the_instances(
-    rest_env: SandboxServer,  # noqa: F811
+    rest_env: SandboxServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     flags: list[str],

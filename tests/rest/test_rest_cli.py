@@ -16,20 +16,6 @@ from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
 
 
-@pytest.fixture
-def rest_env(sandbox_server: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> SandboxServer:
-    """REST settings for the sandbox in the environment, nothing else."""
-    for name in SETTINGS_VARS:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MKTOWS_REST_URL", sandbox_server.rest_url)
-    monkeypatch.setenv("MKTOWS_IDENTITY_URL", sandbox_server.identity_url)
-    monkeypatch.setenv("MKTOWS_CLIENT_ID", DEFAULT_CLIENT_ID)
-    monkeypatch.setenv("MKTOWS_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
-    monkeypatch.setenv("MKTOWS_FOREIGN_ID_FIELD", "externalId")
-    monkeypatch.setenv("MKTOWS_PARTITIONS", "Default=Default")
-    return sandbox_server
-
-
 def test_sync_lead_over_rest(rest_env: SandboxServer, capsys: pytest.CaptureFixture[str]) -> None:
     lead = ["sync-lead", "--email", "ann@example.com", "--attr", "FirstName=Ann"]
     assert main(lead) == 0
