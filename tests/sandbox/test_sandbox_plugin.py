@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mktows import FaultError, LeadRecord
+from mktows import AuthenticationError, FaultError, LeadRecord, RetryPolicy
 from mktows.sandbox import make_app, serve_in_thread
 from mktows.sandbox.pytest_plugin import MktowsSandbox, SandboxAssertionError
 
@@ -129,3 +129,17 @@ def test_the_url_option_points_every_test_at_one_sandbox(tmp_path: Path) -> None
         base = running.base_url + "/_sandbox/api"
         assert httpx.get(base + "/calls/count").json() == {"count": 1}
         assert httpx.get(base + "/faults").json() == {"faults": []}
+
+
+def test_a_20014_from_a_fault_rule_is_journaled_as_one(mktows_sandbox: MktowsSandbox) -> None:
+    mktows_sandbox.add_fault(code=20014, times=1)
+    with (
+        mktows_sandbox.client(retry=RetryPolicy(attempts=1)) as client,
+        pytest.raises(AuthenticationError),
+    ):
+        client.sync_lead(LeadRecord(email="signed@example.com"))
+    (call,) = mktows_sandbox.calls(code=20014)
+    check = mktows_sandbox.call(call["id"])["auth_check"]
+    assert check["mismatch"] is None
+    assert check["note"] == "the signature is right: this 20014 came from a fault rule"
+    assert check["signed"] == check["request_timestamp"] + mktows_sandbox.user_id
