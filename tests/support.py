@@ -171,6 +171,21 @@ def spawn(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> subprocess.
     )
 
 
+def run_mktows(
+    args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mktows ARGS`` to the end, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "mktows", *args],
+        env=dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     ends = time.monotonic() + timeout
     while not condition():

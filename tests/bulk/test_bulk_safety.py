@@ -25,6 +25,7 @@ from support import (
     journal_lines,
     lead_counts,
     read_results,
+    run_mktows,
     wait_for,
     write_csv,
 )
@@ -279,15 +280,7 @@ def test_a_journal_over_the_file_size_limit_stops_cleanly_and_resumes(
     )
     assert " row(s) done (" in run.stderr  # the summary is printed
     assert 0 < journal.stat().st_size <= 8192
-    done = subprocess.run(
-        [sys.executable, "-m", "mktows", *args],
-        env=clean_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_mktows(args, clean_env(), tmp_path, timeout=60)
     assert done.returncode == 1, done.stderr  # every row INVALID: synced none
     assert "resuming" in done.stderr
     rows = [int(r["row"]) for r in read_results(tmp_path / "leads.csv.results.csv")]

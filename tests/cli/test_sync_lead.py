@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from support import (
     credentials,
     lead_counts,
     read_results,
+    run_mktows,
     spawn,
     wait_for,
 )
@@ -48,15 +48,7 @@ def test_newcomer_as_a_real_process(embedded: Path, tmp_path: Path) -> None:
     env = clean_env(MKTOWS_SANDBOX_DB=str(embedded))
     outputs = []
     for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-m", "mktows", *NEWCOMER],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_mktows(NEWCOMER, env, tmp_path, timeout=60)
         assert done.returncode == 0, done.stderr
         outputs.append(done.stdout.split()[0])
     assert outputs == ["CREATED", "UPDATED"]

@@ -20,6 +20,7 @@ from support import (
     journal_lines,
     lead_counts,
     read_results,
+    run_mktows,
     spawn,
     wait_for,
     write_csv,
@@ -240,15 +241,7 @@ def test_kill_mid_run_then_rerun_syncs_every_row_exactly_once(
     assert proc.returncode == -signal.SIGKILL
     finished_before = len(journal_lines(journal))
     assert 0 < finished_before < count
-    done = subprocess.run(
-        [sys.executable, "-m", "mktows", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_mktows(args, env, tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "resuming" in done.stderr
     rows = [int(r["row"]) for r in read_results(tmp_path / "leads.csv.results.csv")]

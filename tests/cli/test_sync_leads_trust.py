@@ -23,6 +23,7 @@ from support import (
     lead_counts,
     query,
     read_results,
+    run_mktows,
     spawn,
     wait_for,
     write_csv,
@@ -221,15 +222,7 @@ def test_an_integration_sharing_the_limit_meets_back_pressure_not_faults(
     count = 24
     source = _leads(tmp_path / "leads.csv", count)
     argv = ["sync-leads", str(source), *_soap(server.url), "--rate", "10/2", "--retries", "0"]
-    run = subprocess.run(
-        [sys.executable, "-m", "mktows", *argv],
-        env=_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    run = run_mktows(argv, _env(), tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
     assert lead_counts(server.db) == (count, count)
     assert {r["status"] for r in read_results(tmp_path / "leads.csv.results.csv")} == {"CREATED"}
@@ -267,15 +260,7 @@ def test_one_sync_lead_to_a_refused_port_gives_up_within_seconds(
 ) -> None:
     argv = ["sync-lead", "--email", "a@x.com", *_soap(refused_url), "--retries", "20"]
     # Twenty retries with backoff would take minutes; refused connections stop in ~3 s.
-    run = subprocess.run(
-        [sys.executable, "-m", "mktows", *argv],
-        env=_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    run = run_mktows(argv, _env(), tmp_path, timeout=30)
     assert run.returncode == 4, run.stderr
 
 
@@ -284,15 +269,7 @@ def test_a_bulk_run_against_a_refused_port_stops_and_keeps_every_row_pending(
 ) -> None:
     source = _leads(tmp_path / "leads.csv", 30)
     argv = ["sync-leads", str(source), *_soap(refused_url), "--retries", "20", "--json"]
-    run = subprocess.run(
-        [sys.executable, "-m", "mktows", *argv],
-        env=_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    run = run_mktows(argv, _env(), tmp_path, timeout=60)
     assert run.returncode == 4, run.stderr
     assert f"cannot reach {refused_url}: ConnectError: " in run.stderr
     assert "nothing was lost, run again to resume" in run.stderr
