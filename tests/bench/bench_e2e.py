@@ -90,7 +90,33 @@ class PoolChurn:
         return f"churned {churned}/{len(per_100)}; calls/s @ retries per 100 calls: {each}"
 
 
-class _CountingConnection(httpcore.ConnectionInterface):
+class _Delegating:
+    """What a counting connection answers by asking the connection it wraps."""
+
+    _inner: httpcore.ConnectionInterface | httpcore.AsyncConnectionInterface
+
+    def info(self) -> str:
+        return self._inner.info()
+
+    def can_handle_request(self, origin: httpcore.Origin) -> bool:
+        return self._inner.can_handle_request(origin)
+
+    def is_available(self) -> bool:
+        return self._inner.is_available()
+
+    def has_expired(self) -> bool:
+        return self._inner.has_expired()
+
+    def is_idle(self) -> bool:
+        return self._inner.is_idle()
+
+    def is_closed(self) -> bool:
+        return self._inner.is_closed()
+
+
+class _CountingConnection(_Delegating, httpcore.ConnectionInterface):
+    _inner: httpcore.ConnectionInterface
+
     def __init__(self, inner: httpcore.ConnectionInterface, churn: PoolChurn) -> None:
         self._inner, self._churn = inner, churn
 
@@ -104,26 +130,10 @@ class _CountingConnection(httpcore.ConnectionInterface):
     def close(self) -> None:
         self._inner.close()
 
-    def info(self) -> str:
-        return self._inner.info()
 
-    def can_handle_request(self, origin: httpcore.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
+class _AsyncCountingConnection(_Delegating, httpcore.AsyncConnectionInterface):
+    _inner: httpcore.AsyncConnectionInterface
 
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
-
-
-class _AsyncCountingConnection(httpcore.AsyncConnectionInterface):
     def __init__(self, inner: httpcore.AsyncConnectionInterface, churn: PoolChurn) -> None:
         self._inner, self._churn = inner, churn
 
@@ -136,24 +146,6 @@ class _AsyncCountingConnection(httpcore.AsyncConnectionInterface):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
-
-    def info(self) -> str:
-        return self._inner.info()
-
-    def can_handle_request(self, origin: httpcore.Origin) -> bool:
-        return self._inner.can_handle_request(origin)
-
-    def is_available(self) -> bool:
-        return self._inner.is_available()
-
-    def has_expired(self) -> bool:
-        return self._inner.has_expired()
-
-    def is_idle(self) -> bool:
-        return self._inner.is_idle()
-
-    def is_closed(self) -> bool:
-        return self._inner.is_closed()
 
 
 class _CountingPool(httpcore.ConnectionPool):
