@@ -1,0 +1,124 @@
+"""The sandbox's server keeps a pool of worker threads: sequential calls reuse a
+warm worker instead of starting a thread per connection, a burst gets a worker per
+connection, idle workers retire, and a reset connection costs no worker.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from mktows.sandbox import _server
+from mktows.sandbox._server import _PooledServer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+
+
+class ThreadRecorder:
+    """A WSGI app that notes which thread answered, optionally meeting a barrier first."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []  # kept alive: identities stay distinct
+        self.barrier: threading.Barrier | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        self.threads.append(threading.current_thread())
+        if self.barrier is not None:
+            self.barrier.wait(timeout=10)  # BrokenBarrierError unless all are in flight
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+
+@pytest.fixture
+def pooled() -> Iterator[tuple[_PooledServer, ThreadRecorder, str]]:
+    app = ThreadRecorder()
+    server = _server._make_server(app, "127.0.0.1", 0)
+    runner = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    runner.start()
+    try:
+        yield server, app, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        runner.join(timeout=10)
+
+
+def _wait_for(condition: Any, seconds: float = 10.0) -> bool:
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_sequential_calls_reuse_a_worker(pooled: tuple[_PooledServer, ThreadRecorder, str]) -> None:
+    server, app, url = pooled
+    for _ in range(30):
+        assert httpx.get(url, timeout=10).text == "ok"  # a new connection each time
+    # One worker, or two taking turns while one closes its connection; not 30 threads.
+    assert len(set(app.threads)) <= 2, len(set(app.threads))
+    assert server.workers <= 2
+
+
+def test_a_burst_gets_a_worker_per_connection_and_idle_ones_retire(
+    pooled: tuple[_PooledServer, ThreadRecorder, str],
+) -> None:
+    server, app, url = pooled
+    server.idle_seconds = 0.05
+    app.barrier = threading.Barrier(8)  # all 8 calls must be in flight at once
+    answers: list[str] = []
+
+    def call() -> None:
+        answers.append(httpx.get(url, timeout=20).text)
+
+    callers = [threading.Thread(target=call) for _ in range(8)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=30)
+    assert answers == ["ok"] * 8
+    assert len(set(app.threads)) == 8
+    app.barrier = None
+    assert _wait_for(lambda: server.workers == 0)
+    assert httpx.get(url, timeout=10).text == "ok"  # a new worker starts when needed
+
+
+def test_a_worker_promised_a_job_does_not_retire(
+    pooled: tuple[_PooledServer, ThreadRecorder, str],
+) -> None:
+    server, _, _ = pooled
+    server.idle_seconds = 0.05
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(server._next_job()))
+    waiter.start()
+    assert _wait_for(lambda: server._idle == 1)
+    # process_request's promise, with the job late to arrive: the wait times out meanwhile.
+    with server._lock:
+        server._idle -= 1
+    time.sleep(0.3)
+    assert waiter.is_alive()
+    job = (object(), ("127.0.0.1", 1))
+    server._jobs.put(job)
+    waiter.join(timeout=10)
+    assert got == [job]
+
+
+def test_a_reset_connection_costs_no_worker(
+    pooled: tuple[_PooledServer, ThreadRecorder, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server, _, url = pooled
+    with socket.create_connection(("127.0.0.1", int(server.server_address[1])), timeout=10) as conn:
+        conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10")  # no end of headers
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    assert _wait_for(lambda: server._idle == 1)  # the worker is back, waiting
+    assert httpx.get(url, timeout=10).text == "ok"
+    assert server.workers == 1  # the same worker answered
