@@ -21,11 +21,14 @@ from .._models import Fault
 
 __all__ = ["LeadRow", "Store", "Transaction"]
 
+# Each write touches as few pages as it can (a sync is one small transaction): no
+# AUTOINCREMENT, as leads are deleted only all at once (a reset, after which Ids start
+# again at 1), and the foreign id index holds only the leads that have one.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     email TEXT COLLATE NOCASE,
-    fsp_id TEXT UNIQUE,
+    fsp_id TEXT,
     fsp_type TEXT,
     partition TEXT NOT NULL,
     touched INTEGER NOT NULL,
@@ -33,6 +36,7 @@ CREATE TABLE IF NOT EXISTS leads (
 );
 CREATE INDEX IF NOT EXISTS leads_email ON leads (email, touched);
 CREATE INDEX IF NOT EXISTS leads_touched ON leads (touched);
+CREATE UNIQUE INDEX IF NOT EXISTS leads_fsp ON leads (fsp_id) WHERE fsp_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS cookies (
     cookie TEXT PRIMARY KEY,
     lead_id INTEGER NOT NULL REFERENCES leads (id)
@@ -48,14 +52,16 @@ _BY_COOKIE = (
 )
 # SPEC §3 rule 4: Email is not unique; the most recently updated lead wins.
 _BY_EMAIL = _SELECT + "WHERE email = ? ORDER BY touched DESC, id DESC LIMIT 1"
-_NEXT_TOUCH = "SELECT COALESCE(MAX(touched), 0) + 1 FROM leads"
+# A write's touched: one more than the latest (SPEC §3 rule 4 orders by it).
 _INSERT = (
     "INSERT INTO leads (id, email, fsp_id, fsp_type, partition, touched, attrs) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(touched), 0) + 1 FROM leads), ?)"
 )
 _UPDATE = (
-    "UPDATE leads SET email = ?, fsp_id = ?, fsp_type = ?, touched = ?, attrs = ? WHERE id = ?"
+    "UPDATE leads SET email = ?, fsp_id = ?, fsp_type = ?, "
+    "touched = (SELECT COALESCE(MAX(touched), 0) + 1 FROM leads), attrs = ? WHERE id = ?"
 )
+_HAS_SEQUENCE = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
 _SET_COOKIE = (
     "INSERT INTO cookies (cookie, lead_id) VALUES (?, ?) "
     "ON CONFLICT (cookie) DO UPDATE SET lead_id = excluded.lead_id"
@@ -89,6 +95,10 @@ def _row(found: tuple[int, str | None, str | None, str | None, str, str] | None)
     return LeadRow(lead_id, email, fsp_id, fsp_type, partition, values)
 
 
+def _json(attrs: Mapping[str, str]) -> str:
+    return json.dumps(attrs) if attrs else "{}"
+
+
 class Transaction:
     """The reads and writes one call may make, inside BEGIN IMMEDIATE ... COMMIT."""
 
@@ -116,10 +126,6 @@ class Transaction:
         """The most recently updated lead with this Email (case-insensitive)."""
         return self._one(_BY_EMAIL, email)
 
-    def _touch(self) -> int:
-        value: int = self._conn.execute(_NEXT_TOUCH).fetchone()[0]
-        return value
-
     def insert(
         self,
         *,
@@ -133,7 +139,7 @@ class Transaction:
         """Create a lead (with Id ``lead_id``, or the next one); returns its Id."""
         cursor = self._conn.execute(
             _INSERT,
-            (lead_id, email, fsp_id, fsp_type, partition, self._touch(), json.dumps(attrs)),
+            (lead_id, email, fsp_id, fsp_type, partition, _json(attrs)),
         )
         lead_id = cursor.lastrowid
         assert lead_id is not None
@@ -143,7 +149,7 @@ class Transaction:
         """Write back a lead's keys and attributes (its partition never moves)."""
         self._conn.execute(
             _UPDATE,
-            (row.email, row.fsp_id, row.fsp_type, self._touch(), json.dumps(row.attrs), row.id),
+            (row.email, row.fsp_id, row.fsp_type, _json(row.attrs), row.id),
         )
 
     def associate_cookie(self, cookie: str, lead_id: int) -> None:
@@ -166,7 +172,9 @@ class Transaction:
         """Delete every lead and cookie; Ids start again at 1."""
         self._conn.execute("DELETE FROM cookies")
         self._conn.execute("DELETE FROM leads")
-        self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'leads'")
+        # Files made by earlier sandboxes declared AUTOINCREMENT, counted in sqlite_sequence.
+        if self._conn.execute(_HAS_SEQUENCE).fetchone() is not None:
+            self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'leads'")
 
 
 def _internal(exc: sqlite3.Error) -> FaultError:

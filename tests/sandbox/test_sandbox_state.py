@@ -1,14 +1,20 @@
-"""State: concurrent writers lose nothing and duplicate nothing; data survives a restart."""
+"""State: concurrent writers lose nothing and duplicate nothing; data survives a restart,
+and a file an earlier sandbox made keeps working."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 from collections import defaultdict
+from pathlib import Path
 
+import httpx
 from support import MakeSandboxServer, client_for, query
 
 from mktows import LeadRecord, SyncStatus
 from mktows.sandbox import SandboxConfig
+from mktows.sandbox._wsgi import ENDPOINT_PATH
 
 THREADS, CALLS, KEYS = 20, 50, 10
 UNLIMITED = SandboxConfig(
@@ -99,3 +105,35 @@ def test_data_survives_a_restart(make_sandbox_server: MakeSandboxServer) -> None
     assert dict(res.lead.attributes) == {"City": "Lima", "LeadScore": "7"}
     assert res.lead.attributes.typed("LeadScore") == 7
     assert fresh.lead_id > made.lead_id
+
+
+# The leads table as earlier sandboxes made it: AUTOINCREMENT, and a UNIQUE foreign id.
+_EARLIER_SCHEMA = """
+CREATE TABLE leads (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT COLLATE NOCASE,
+    fsp_id TEXT UNIQUE,
+    fsp_type TEXT,
+    partition TEXT NOT NULL,
+    touched INTEGER NOT NULL,
+    attrs TEXT NOT NULL DEFAULT '{}'
+);
+INSERT INTO leads (email, partition, touched) VALUES ('old@x.com', 'Default', 1);
+"""
+
+
+def test_a_file_from_an_earlier_sandbox_keeps_working(
+    make_sandbox_server: MakeSandboxServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "earlier.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript(_EARLIER_SCHEMA)
+    server = make_sandbox_server(db_path=path)
+    with client_for(server) as c:
+        assert c.sync_lead(LeadRecord(email="old@x.com")).lead_id == 1  # UPDATED
+        made = c.sync_lead(LeadRecord(foreign_sys_person_id="F1", foreign_sys_type="CUSTOM"))
+        assert (made.status, made.lead_id) == (SyncStatus.CREATED, 2)
+        base = server.url[: -len(ENDPOINT_PATH)]
+        assert httpx.post(f"{base}/_sandbox/api/reset", timeout=10).status_code == 200
+        again = c.sync_lead(LeadRecord(email="first@x.com"))
+    assert (again.status, again.lead_id) == (SyncStatus.CREATED, 1)  # Ids start again at 1
