@@ -14,7 +14,7 @@ from lxml import etree
 from ._errors import ValidationError
 from ._models import Fault, LeadRecord, Secret, SyncLeadResult, check_sync_keys, check_xml_text
 from ._signing import format_timestamp, sign
-from ._xml import MKTOWS, NSMAP, RESPONSE_NSMAP, SOAP_ENV, XSI_NIL, sub, to_bytes
+from ._xml import MKTOWS, NSMAP, SOAP_ENV, XSI, XSI_NIL, sub, to_bytes
 
 __all__ = ["build_fault_envelope", "build_sync_lead_envelope", "build_sync_lead_response"]
 
@@ -37,6 +37,13 @@ _REQUEST = etree.fromstring(
     "<ns1:paramsSyncLead><leadRecord/><returnLead/><marketoCookie/></ns1:paramsSyncLead>"
     "</SOAP-ENV:Body>"
     "</SOAP-ENV:Envelope>"
+)
+_RESPONSE = etree.fromstring(
+    f'<SOAP-ENV:Envelope xmlns:SOAP-ENV="{SOAP_ENV}" xmlns:xsi="{XSI}" xmlns:ns1="{MKTOWS}">'
+    "<SOAP-ENV:Body><ns1:successSyncLead><result>"
+    '<leadId/><syncStatus><leadId/><status/><error xsi:nil="true"/></syncStatus>'
+    '<leadRecord xsi:nil="true"/>'
+    "</result></ns1:successSyncLead></SOAP-ENV:Body></SOAP-ENV:Envelope>"
 )
 _ATTRIBUTE = etree.fromstring("<attribute><attrName/><attrValue/></attribute>")
 _TYPED_ATTRIBUTE = etree.fromstring("<attribute><attrName/><attrType/><attrValue/></attribute>")
@@ -151,21 +158,16 @@ def build_sync_lead_envelope(
 
 def build_sync_lead_response(result: SyncLeadResult) -> bytes:
     """A ``successSyncLead`` envelope as Marketo writes it (nil error/leadRecord when absent)."""
-    envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
-    body = etree.SubElement(envelope, _BODY)
-    res = sub(etree.SubElement(body, f"{{{MKTOWS}}}successSyncLead"), "result")
-    sub(res, "leadId", str(result.lead_id))
-    status = sub(res, "syncStatus")
-    sub(status, "leadId", str(result.lead_id))
-    sub(status, "status", result.status.value)
-    if result.error is None:
-        sub(status, "error").set(XSI_NIL, "true")
-    else:
-        sub(status, "error", result.error)
-    record = sub(res, "leadRecord")
-    if result.lead is None:
-        record.set(XSI_NIL, "true")
-    else:
+    envelope = _copy(_RESPONSE)
+    lead_id, status, record = envelope[0][0][0]
+    status_lead_id, status_text, error = status
+    lead_id.text = status_lead_id.text = str(result.lead_id)
+    status_text.text = result.status.value
+    if result.error is not None:
+        del error.attrib[XSI_NIL]
+        error.text = result.error
+    if result.lead is not None:
+        del record.attrib[XSI_NIL]
         _lead_record(record, result.lead, typed=True)
     return to_bytes(envelope)
 

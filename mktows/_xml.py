@@ -19,7 +19,6 @@ XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 # The prefixes Marketo itself writes (SPEC §1 examples); readers never rely on them.
 NSMAP = {"SOAP-ENV": SOAP_ENV, "ns1": MKTOWS}
-RESPONSE_NSMAP = {"SOAP-ENV": SOAP_ENV, "xsi": XSI, "ns1": MKTOWS}
 
 XSI_NIL = f"{{{XSI}}}nil"
 _MKTOWS_PREFIX = f"{{{MKTOWS}}}"
