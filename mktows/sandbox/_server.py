@@ -6,7 +6,6 @@ threads, run in a background thread (``serve_in_thread``) or in this one
 
 from __future__ import annotations
 
-import queue
 import signal
 import socket
 import threading
@@ -102,17 +101,16 @@ def _drain(conn: socket.socket) -> None:
         pass
 
 
-_Job = tuple[Any, Any]  # (the accepted socket, the client's address)
-
-
 class _PooledServer(WSGIServer):
-    """wsgiref's server with a pool of worker threads, one connection at a time each.
+    """wsgiref's server, its connections accepted and answered by a pool of threads.
 
-    A connection goes to an idle worker, or to a new one when none is idle, so
-    there is no limit beyond the sandbox's own rules. A worker idle for
-    ``idle_seconds`` ends. Reusing threads, rather than starting one per
-    connection, keeps each worker's caches warm (its XML parser, its CPU's);
-    on a small machine that is a third of the cost of a call.
+    Every idle worker waits in accept() on the listening socket, and the one that
+    gets a connection answers it itself: no thread hands a connection to another,
+    and a sequential client is served by warm threads (their XML parser, their
+    CPU's caches) instead of a new thread per connection. A worker that accepts
+    while no other is idle first starts another, so one is always accepting and a
+    burst gets a worker per connection (no limit beyond the sandbox's own rules).
+    A worker idle for ``idle_seconds`` ends, unless it is the last one waiting.
     """
 
     allow_reuse_address = True
@@ -121,10 +119,11 @@ class _PooledServer(WSGIServer):
     idle_seconds = _IDLE_SECONDS
 
     def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._idle = 0  # workers waiting for a job that none has been promised to
+        self._left_accept = threading.Condition(self._lock)
+        self._idle = 0  # workers waiting in accept()
         self._workers: set[threading.Thread] = set()
+        self._stopping = threading.Event()
         super().__init__(address, handler)  # a failure to listen calls server_close
 
     @property
@@ -133,59 +132,92 @@ class _PooledServer(WSGIServer):
         with self._lock:
             return len(self._workers)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Hand the connection to an idle worker, or start one for it."""
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Start the first worker, then wait for shutdown() (or Ctrl-C in this thread).
+        Workers look for the stop every ``poll_interval`` seconds."""
+        try:
+            self.socket.settimeout(poll_interval)
+        except OSError:  # closed before this thread got to start
+            return
+        self._start_worker()
+        try:
+            while not self._stopping.wait(poll_interval):
+                pass
+        finally:
+            self._stopping.set()
+
+    def shutdown(self) -> None:
+        """Stop accepting: once this returns no worker accepts again (each waiting one
+        notices within the poll interval); calls in flight are still answered."""
+        self._stopping.set()
+        with self._left_accept:
+            self._left_accept.wait_for(lambda: not self._idle)
+
+    def _start_worker(self) -> None:
+        worker = threading.Thread(
+            target=self._work,
+            daemon=self.daemon_threads,
+            name=f"mktows-sandbox-worker-{self.server_address[1]}",
+        )
         with self._lock:
-            if self._idle:
-                self._idle -= 1  # promised: that worker will not retire before taking it
-                self._jobs.put((request, client_address))
-                return
-            worker = threading.Thread(
-                target=self._work,
-                args=((request, client_address),),
-                daemon=self.daemon_threads,
-                name=f"mktows-sandbox-worker-{self.server_address[1]}",
-            )
             self._workers.add(worker)
         worker.start()
 
-    def _work(self, job: _Job | None) -> None:
+    def _work(self) -> None:
         try:
-            while job is not None:
-                request, client_address = job
+            while (accepted := self._accept()) is not None:
+                request, client_address = accepted
                 try:
                     self.finish_request(request, client_address)
                 except Exception:
                     self.handle_error(request, client_address)
                 finally:
                     self.shutdown_request(request)
-                job = self._next_job()
         finally:
             with self._lock:
                 self._workers.discard(threading.current_thread())
 
-    def _next_job(self) -> _Job | None:
-        """The next connection; None to end (idle too long, or the server closed)."""
-        with self._lock:
-            self._idle += 1
+    def _accept(self) -> tuple[Any, Any] | None:
+        """The next connection (after starting another worker if none is left
+        waiting), or None when this worker should end."""
+        idle_since = time.monotonic()
         while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return None
+                self._idle += 1
             try:
-                return self._jobs.get(timeout=self.idle_seconds)
-            except queue.Empty:
+                accepted = self.socket.accept()
+            except TimeoutError:
                 with self._lock:
-                    if self._idle:  # no job is promised to the waiting workers: leave
-                        self._idle -= 1
-                        return None
-                # every waiting worker is promised a job, this one too: wait for it
+                    self._left()
+                    if time.monotonic() - idle_since >= self.idle_seconds and self._idle:
+                        return None  # idle too long, and another worker is waiting
+                continue
+            except OSError:  # e.g. too many open files: try again, as socketserver does
+                with self._lock:
+                    self._left()
+                continue
+            with self._lock:
+                self._left()
+                alone = not self._idle
+            if alone:
+                self._start_worker()
+            return accepted
+
+    def _left(self) -> None:
+        """A worker left accept() (the lock is held)."""
+        self._idle -= 1
+        self._left_accept.notify_all()
 
     def server_close(self) -> None:
-        """Stop listening; the workers end after their current call (joined unless daemons)."""
+        """Stop, close the socket, and (unless daemons) join the workers: each ends
+        after its current call."""
+        self.shutdown()
         super().server_close()
-        with self._lock:
-            workers = list(self._workers)
-        for _ in workers:
-            self._jobs.put(None)
         if not self.daemon_threads:
+            with self._lock:
+                workers = list(self._workers)
             for worker in workers:
                 worker.join()
 

@@ -62,7 +62,7 @@ def test_ctrl_c_stops_serve_with_0_and_closes_its_socket(
         ports.append(int(server.server_address[1]))
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("wsgiref.simple_server.WSGIServer.serve_forever", interrupted)
+    monkeypatch.setattr("mktows.sandbox._server._PooledServer.serve_forever", interrupted)
     assert main(["serve", "--port", "0"]) == 0
     err = capsys.readouterr().err
     port = ports[0]

@@ -231,7 +231,7 @@ def test_serve_prints_none_without_clients(
 ) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps({"rest_clients": {}}))
-    monkeypatch.setattr("wsgiref.simple_server.WSGIServer.serve_forever", _interrupt)
+    monkeypatch.setattr("mktows.sandbox._server._PooledServer.serve_forever", _interrupt)
     assert run_serve(serve_args("--port", "0", "--config", str(path))) == 0
     assert "clients: none" in capsys.readouterr().err
 

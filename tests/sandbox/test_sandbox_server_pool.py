@@ -1,10 +1,12 @@
-"""The sandbox's server keeps a pool of worker threads: sequential calls reuse a
-warm worker instead of starting a thread per connection, a burst gets a worker per
-connection, idle workers retire, and a reset connection costs no worker.
+"""The sandbox's server keeps a pool of worker threads that accept connections
+themselves: sequential calls reuse warm workers instead of a thread per connection,
+a burst gets a worker per connection, idle workers retire but the last, and a
+reset connection costs no worker.
 """
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 import threading
@@ -88,28 +90,10 @@ def test_a_burst_gets_a_worker_per_connection_and_idle_ones_retire(
     assert answers == ["ok"] * 8
     assert len(set(app.threads)) == 8
     app.barrier = None
-    assert _wait_for(lambda: server.workers == 0)
-    assert httpx.get(url, timeout=10).text == "ok"  # a new worker starts when needed
-
-
-def test_a_worker_promised_a_job_does_not_retire(
-    pooled: tuple[_PooledServer, ThreadRecorder, str],
-) -> None:
-    server, _, _ = pooled
-    server.idle_seconds = 0.05
-    got: list[object] = []
-    waiter = threading.Thread(target=lambda: got.append(server._next_job()))
-    waiter.start()
-    assert _wait_for(lambda: server._idle == 1)
-    # process_request's promise, with the job late to arrive: the wait times out meanwhile.
-    with server._lock:
-        server._idle -= 1
+    assert _wait_for(lambda: server.workers == 1)  # the last one waiting stays
     time.sleep(0.3)
-    assert waiter.is_alive()
-    job = (object(), ("127.0.0.1", 1))
-    server._jobs.put(job)
-    waiter.join(timeout=10)
-    assert got == [job]
+    assert server.workers == 1
+    assert httpx.get(url, timeout=10).text == "ok"
 
 
 def test_a_reset_connection_costs_no_worker(
@@ -119,6 +103,42 @@ def test_a_reset_connection_costs_no_worker(
     with socket.create_connection(("127.0.0.1", int(server.server_address[1])), timeout=10) as conn:
         conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10")  # no end of headers
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    assert _wait_for(lambda: server._idle == 1)  # the worker is back, waiting
+    # The worker that met the reset started another before answering, and is back.
+    assert _wait_for(lambda: server._idle == 2)
     assert httpx.get(url, timeout=10).text == "ok"
-    assert server.workers == 1  # the same worker answered
+    assert server.workers == 2
+
+
+class _FailingOnce:
+    """The listening socket, whose first accept() fails as with too many open files."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.calls = 0
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.sock.accept()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sock, name)
+
+
+def test_a_failed_accept_does_not_end_the_pool(
+    pooled: tuple[_PooledServer, ThreadRecorder, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _, url = pooled
+    failing = _FailingOnce(server.socket)
+    monkeypatch.setattr(server, "socket", failing)
+    assert _wait_for(lambda: failing.calls >= 2)  # the worker that failed accepts again
+    assert server.workers == 1
+    assert httpx.get(url, timeout=10).text == "ok"
+
+
+def test_a_server_closed_before_serving_returns_at_once() -> None:
+    server = _server._make_server(ThreadRecorder(), "127.0.0.1", 0)
+    server.server_close()
+    server.serve_forever(poll_interval=0.05)  # returns: nothing to serve
+    assert server.workers == 0
