@@ -6,6 +6,7 @@ threads, run in a background thread (``serve_in_thread``) or in this one
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import threading
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["RunningServer", "serve_forever", "serve_in_thread"]
+
+log = logging.getLogger(__name__)
 
 _SOCKET_TIMEOUT = 15.0  # a client that stalls mid-request loses its thread after this
 _DRAIN_SECONDS = 2.0
@@ -161,7 +164,12 @@ class _PooledServer(WSGIServer):
         )
         with self._lock:
             self._workers.add(worker)
-        worker.start()
+        try:
+            worker.start()
+        except RuntimeError:  # no thread to be had: the workers there are carry on
+            log.warning("sandbox: cannot start another worker thread")
+            with self._lock:
+                self._workers.discard(worker)
 
     def _work(self) -> None:
         try:
@@ -194,7 +202,7 @@ class _PooledServer(WSGIServer):
                     if time.monotonic() - idle_since >= self.idle_seconds and self._idle:
                         return None  # idle too long, and another worker is waiting
                 continue
-            except OSError:  # e.g. too many open files: try again, as socketserver does
+            except OSError:  # another worker took it (EAGAIN), or EMFILE: try again
                 with self._lock:
                     self._left()
                 continue

@@ -142,3 +142,23 @@ def test_a_server_closed_before_serving_returns_at_once() -> None:
     server.server_close()
     server.serve_forever(poll_interval=0.05)  # returns: nothing to serve
     assert server.workers == 0
+
+
+def test_without_threads_to_be_had_the_last_worker_carries_on(
+    pooled: tuple[_PooledServer, ThreadRecorder, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server, _, url = pooled
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        if thread.name.startswith("mktows-sandbox-worker"):
+            raise RuntimeError("can't start new thread")  # as when the process has no more
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    for _ in range(3):
+        assert httpx.get(url, timeout=10).text == "ok"
+    assert server.workers == 1
+    assert "cannot start another worker thread" in caplog.text
