@@ -39,20 +39,6 @@ class ThreadRecorder:
         return [b"ok"]
 
 
-@pytest.fixture
-def pooled() -> Iterator[tuple[_PooledServer, ThreadRecorder, str]]:
-    app = ThreadRecorder()
-    server = _server._make_server(app, "127.0.0.1", 0)
-    runner = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    runner.start()
-    try:
-        yield server, app, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        runner.join(timeout=10)
-
-
 def _wait_for(condition: Any, seconds: float = 10.0) -> bool:
     ends = time.monotonic() + seconds
     while time.monotonic() < ends:
@@ -60,6 +46,21 @@ def _wait_for(condition: Any, seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+@pytest.fixture
+def pooled() -> Iterator[tuple[_PooledServer, ThreadRecorder, str]]:
+    app = ThreadRecorder()
+    server = _server._make_server(app, "127.0.0.1", 0)
+    runner = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    runner.start()
+    try:
+        assert _wait_for(lambda: server._idle == 1)  # the first worker waits in accept()
+        yield server, app, f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        runner.join(timeout=10)
 
 
 def test_sequential_calls_reuse_a_worker(pooled: tuple[_PooledServer, ThreadRecorder, str]) -> None:
