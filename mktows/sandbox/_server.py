@@ -166,7 +166,7 @@ class _PooledServer(WSGIServer):
             self._workers.add(worker)
         try:
             worker.start()
-        except RuntimeError:  # no thread to be had: the workers there are carry on
+        except RuntimeError:  # no thread to be had: the running workers carry on
             log.warning("sandbox: cannot start another worker thread")
             with self._lock:
                 self._workers.discard(worker)
