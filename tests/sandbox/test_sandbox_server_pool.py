@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from support import wait_for
 
 from mktows.sandbox import _server
 from mktows.sandbox._server import _PooledServer
@@ -39,15 +40,6 @@ class ThreadRecorder:
         return [b"ok"]
 
 
-def _wait_for(condition: Any, seconds: float = 10.0) -> bool:
-    ends = time.monotonic() + seconds
-    while time.monotonic() < ends:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
-
 @pytest.fixture
 def pooled() -> Iterator[tuple[_PooledServer, ThreadRecorder, str]]:
     app = ThreadRecorder()
@@ -55,7 +47,7 @@ def pooled() -> Iterator[tuple[_PooledServer, ThreadRecorder, str]]:
     runner = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     runner.start()
     try:
-        assert _wait_for(lambda: server._idle == 1)  # the first worker waits in accept()
+        wait_for(lambda: server._idle == 1)  # the first worker waits in accept()
         yield server, app, f"http://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
@@ -91,7 +83,7 @@ def test_a_burst_gets_a_worker_per_connection_and_idle_ones_retire(
     assert answers == ["ok"] * 8
     assert len(set(app.threads)) == 8
     app.barrier = None
-    assert _wait_for(lambda: server.workers == 1)  # the last one waiting stays
+    wait_for(lambda: server.workers == 1)  # the last one waiting stays
     time.sleep(0.3)
     assert server.workers == 1
     assert httpx.get(url, timeout=10).text == "ok"
@@ -105,7 +97,7 @@ def test_a_reset_connection_costs_no_worker(
         conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10")  # no end of headers
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     # The worker that met the reset started another before answering, and is back.
-    assert _wait_for(lambda: server._idle == 2)
+    wait_for(lambda: server._idle == 2)
     assert httpx.get(url, timeout=10).text == "ok"
     assert server.workers == 2
 
@@ -133,7 +125,7 @@ def test_a_failed_accept_does_not_end_the_pool(
     server, _, url = pooled
     failing = _FailingOnce(server.socket)
     monkeypatch.setattr(server, "socket", failing)
-    assert _wait_for(lambda: failing.calls >= 2)  # the worker that failed accepts again
+    wait_for(lambda: failing.calls >= 2)  # the worker that failed accepts again
     assert server.workers == 1
     assert httpx.get(url, timeout=10).text == "ok"
 
