@@ -95,10 +95,6 @@ def _row(found: tuple[int, str | None, str | None, str | None, str, str] | None)
     return LeadRow(lead_id, email, fsp_id, fsp_type, partition, values)
 
 
-def _json(attrs: Mapping[str, str]) -> str:
-    return json.dumps(attrs) if attrs else "{}"
-
-
 class Transaction:
     """The reads and writes one call may make, inside BEGIN IMMEDIATE ... COMMIT."""
 
@@ -139,7 +135,7 @@ class Transaction:
         """Create a lead (with Id ``lead_id``, or the next one); returns its Id."""
         cursor = self._conn.execute(
             _INSERT,
-            (lead_id, email, fsp_id, fsp_type, partition, _json(attrs)),
+            (lead_id, email, fsp_id, fsp_type, partition, json.dumps(attrs)),
         )
         lead_id = cursor.lastrowid
         assert lead_id is not None
@@ -149,7 +145,7 @@ class Transaction:
         """Write back a lead's keys and attributes (its partition never moves)."""
         self._conn.execute(
             _UPDATE,
-            (row.email, row.fsp_id, row.fsp_type, _json(row.attrs), row.id),
+            (row.email, row.fsp_id, row.fsp_type, json.dumps(row.attrs), row.id),
         )
 
     def associate_cookie(self, cookie: str, lead_id: int) -> None:
