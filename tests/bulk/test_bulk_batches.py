@@ -197,7 +197,9 @@ def test_a_stop_while_the_first_batch_runs_alone_starts_no_other(
     "rule",
     [
         pytest.param({"code": 713}, id="713-transient"),
-        pytest.param({"delay_ms": 1500}, id="read-timeout"),
+        # The server waits past the client's 0.5 s timeout, then drops the call unanswered
+        # and unapplied, so the retry (after up to 1 s of jitter) is the one that creates.
+        pytest.param({"delay_ms": 1500, "drop": True}, id="read-timeout"),
     ],
 )
 def test_a_transient_batch_failure_is_tried_again_within_retries(

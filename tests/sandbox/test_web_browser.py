@@ -15,10 +15,7 @@ from mktows import FaultError, LeadRecord
 from mktows.sandbox.pytest_plugin import MktowsSandbox
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-from selenium.common.exceptions import (  # noqa: E402
-    NoSuchElementException,
-    StaleElementReferenceException,
-)
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -26,9 +23,14 @@ from selenium.webdriver.support.ui import WebDriverWait as _Wait  # noqa: E402
 
 
 def WebDriverWait(driver: Any, timeout: float) -> Any:
-    """A wait that rides out the page being replaced under it."""
-    ignored = (NoSuchElementException, StaleElementReferenceException)
-    return _Wait(driver, timeout, ignored_exceptions=ignored)
+    """A wait that rides out the page being replaced under it.
+
+    While a form's answer replaces the page, Chromium may report an element found a
+    moment ago as missing, stale, or "not in the document" (a bare WebDriverException),
+    so every WebDriver error means "not yet". Each condition below is false on the page
+    the click left, and one that never comes true still fails, as a timeout.
+    """
+    return _Wait(driver, timeout, ignored_exceptions=(WebDriverException,))
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -68,7 +70,7 @@ def test_the_calls_page_lists_a_call_and_shows_its_envelope(
     assert "CREATED" in table.text
     browser.save_screenshot(str(SCREENSHOT))  # for the README
     browser.find_element(By.CLASS_NAME, "call-link").click()
-    request = browser.find_element(By.ID, "request-body").text
+    request = WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "request-body").text)
     assert "<ns1:paramsSyncLead" in request
     assert "page@example.com" in request
     assert "successSyncLead" in browser.find_element(By.ID, "response-body").text
