@@ -180,10 +180,20 @@ def test_a_stop_while_the_first_batch_runs_alone_starts_no_other(
     # wait for it, and a stop meanwhile means they never start.
     fault(sandbox_server, {"match": {"email": "b0@x.com"}, "delay_ms": 800, "times": 1})
     stop = asyncio.Event()
+    api = sandbox_server.url.split("/soap/")[0] + "/_sandbox/api/faults"
+
+    async def stop_once_in_flight() -> None:
+        # The rule is used up as the first batch arrives, before its delay.
+        async with httpx.AsyncClient() as admin:
+            while (await admin.get(api)).json()["faults"]:
+                await asyncio.sleep(0.01)
+        stop.set()
 
     async def run() -> list[RowResult]:
-        asyncio.get_running_loop().call_later(0.3, stop.set)
-        return await collect(rest_client(sandbox_server), leads(6), batch_size=2, stop=stop)
+        stopper = asyncio.create_task(stop_once_in_flight())
+        found = await collect(rest_client(sandbox_server), leads(6), batch_size=2, stop=stop)
+        await stopper
+        return found
 
     found = asyncio.run(asyncio.wait_for(run(), 20))
     assert sorted((r.row, r.status) for r in found) == [

@@ -9,13 +9,12 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import NO_RETRY, clean_env, query, spawn
+from support import NO_RETRY, clean_env, query, spawn, wait_for
 
 from mktows import Client, FaultError, LeadRecord, SyncStatus
 from mktows.sandbox import (
@@ -140,7 +139,8 @@ def test_sigterm_stops_serve_like_ctrl_c(serve: Start, tmp_path: Path) -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.5)  # the call is in flight
+    # The rule is used up as the call arrives, before its delay: then the call is in flight.
+    wait_for(lambda: httpx.get(f"{server.base}/_sandbox/api/faults").json()["faults"] == [])
     server.proc.send_signal(signal.SIGTERM)
     _, err = server.proc.communicate(timeout=30)
     caller.join(timeout=10)
