@@ -6,6 +6,7 @@ threads, run in a background thread (``serve_in_thread``) or in this one
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -30,6 +31,8 @@ _SOCKET_TIMEOUT = 15.0  # a client that stalls mid-request loses its thread afte
 _DRAIN_SECONDS = 2.0
 _DRAIN_BYTES = 16 * 1024 * 1024
 _IDLE_SECONDS = 30.0  # a worker left idle this long after a burst ends
+_ACCEPT_PAUSE = 0.05  # seconds a worker waits after accept() ran out of descriptors or memory
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class _Writer:
@@ -202,9 +205,11 @@ class _PooledServer(WSGIServer):
                     if time.monotonic() - idle_since >= self.idle_seconds and self._idle:
                         return None  # idle too long, and another worker is waiting
                 continue
-            except OSError:  # another worker took it (EAGAIN), or EMFILE: try again
+            except OSError as exc:  # the connection was reset before it was taken, or EMFILE
                 with self._lock:
                     self._left()
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._stopping.wait(_ACCEPT_PAUSE)  # retrying at once would only spin
                 continue
             with self._lock:
                 self._left()

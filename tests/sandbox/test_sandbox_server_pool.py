@@ -1,7 +1,8 @@
 """The sandbox's server keeps a pool of worker threads that accept connections
 themselves: sequential calls reuse warm workers instead of a thread per connection,
-a burst gets a worker per connection, idle workers retire but the last, and a
-reset connection costs no worker.
+a burst gets a worker per connection, idle workers retire but the last, a reset
+connection costs no worker, and a failed accept() is retried (with a pause when it ran
+out of descriptors).
 """
 
 from __future__ import annotations
@@ -102,31 +103,54 @@ def test_a_reset_connection_costs_no_worker(
     assert server.workers == 2
 
 
-class _FailingOnce:
-    """The listening socket, whose first accept() fails as with too many open files."""
+class _Failing:
+    """The listening socket, whose accept() fails as with too many open files, with
+    ``errno`` ENFILE or ECONNABORTED, while ``failing`` is set."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, code: int) -> None:
         self.sock = sock
+        self.code = code
+        self.failing = True
         self.calls = 0
 
     def accept(self) -> tuple[socket.socket, Any]:
         self.calls += 1
-        if self.calls == 1:
-            raise OSError(errno.EMFILE, "Too many open files")
+        if self.failing:
+            raise OSError(self.code, "accept failed on purpose")
         return self.sock.accept()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.sock, name)
 
 
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ECONNABORTED])
 def test_a_failed_accept_does_not_end_the_pool(
+    pooled: tuple[_PooledServer, ThreadRecorder, str],
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+) -> None:
+    server, _, url = pooled
+    failing = _Failing(server.socket, code)
+    monkeypatch.setattr(server, "socket", failing)
+    wait_for(lambda: failing.calls >= 2)  # the worker that failed accepts again
+    assert server.workers == 1  # the failures ended no worker and started none
+    failing.failing = False
+    assert httpx.get(url, timeout=10).text == "ok"
+
+
+def test_out_of_descriptors_a_worker_pauses_between_accepts(
     pooled: tuple[_PooledServer, ThreadRecorder, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server, _, url = pooled
-    failing = _FailingOnce(server.socket)
+    failing = _Failing(server.socket, errno.EMFILE)
+    started = time.monotonic()
     monkeypatch.setattr(server, "socket", failing)
-    wait_for(lambda: failing.calls >= 2)  # the worker that failed accepts again
-    assert server.workers == 1
+    wait_for(lambda: failing.calls >= 3)
+    time.sleep(0.2)
+    # Each failure is followed by a pause, so the calls are bounded by the time spent;
+    # a worker retrying at once would have made thousands.
+    assert failing.calls <= (time.monotonic() - started) / _server._ACCEPT_PAUSE + 1
+    failing.failing = False
     assert httpx.get(url, timeout=10).text == "ok"
 
 
