@@ -8,7 +8,6 @@ Sends only through the client it is given; reads and writes no files.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -20,15 +19,13 @@ from .._errors import ConfigError, FaultError, MktowsError, TransportError, Vali
 from .._models import LeadRecord, SyncLeadResult
 from .._retry import RetryPolicy
 from .._transport import connection_failed
-from ._limiter import DispatchStopped, PacingError, RateLimiter
+from ._limiter import LIMIT_CODES, DispatchStopped, PacingError, RateLimiter, nap
 from ._outcome import RowResult, UnreachableError, failure, invalid, synced
 from ._read import Row
 
 __all__ = ["BatchSyncer", "LeadSyncer", "Reach", "Run"]
 
 log = logging.getLogger(__name__)
-
-LIMIT_CODES = frozenset({20023, 20024})  # the shared window is full: back-pressure, not a retry
 
 
 class LeadSyncer(Protocol):
@@ -58,12 +55,6 @@ class BatchSyncer(LeadSyncer, Protocol):
         batch_size: int = ...,
     ) -> list[SyncLeadResult | MktowsError]:
         """Insert or update many leads; one outcome per lead, in input order."""
-
-
-async def nap(halt: asyncio.Event, seconds: float) -> None:
-    """Sleep ``seconds``, or less when ``halt`` is set meanwhile."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(halt.wait(), seconds)
 
 
 def _reason(exc: BaseException) -> str:

@@ -19,10 +19,17 @@ import httpx
 
 from .._errors import ConfigError
 
-__all__ = ["DispatchStopped", "PacingError", "RateLimiter"]
+__all__ = ["LIMIT_CODES", "DispatchStopped", "PacingError", "RateLimiter", "nap"]
 
 RATE_LIMITED = 20023  # the service's window is full (REST 606)
 CONCURRENCY_LIMITED = 20024  # too many calls at once at the service (REST 615)
+LIMIT_CODES = frozenset({RATE_LIMITED, CONCURRENCY_LIMITED})  # back-pressure, not a retry
+
+
+async def nap(halt: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds``, or less when ``halt`` is set meanwhile."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(halt.wait(), seconds)
 
 
 class DispatchStopped(Exception):
@@ -133,17 +140,12 @@ class RateLimiter:
         if self._halted:
             raise DispatchStopped("the limiter was halted: the call was not sent")
 
-    async def _nap(self, seconds: float) -> None:
-        """Sleep ``seconds``, or less when the limiter is halted meanwhile."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._halt.wait(), seconds)
-
     def limited(self, code: int | None) -> None:
         """The service answered ``code`` 20023 (window full) or 20024 (too many at once):
         pause all callers (a full window for 20023, a second for 20024) and lower the
         local rate, at most once per window. Other codes are ignored.
         """
-        if code not in (RATE_LIMITED, CONCURRENCY_LIMITED):
+        if code not in LIMIT_CODES:
             return
         now = self._clock()
         span = self.window + self.margin if self.window else 1.0
@@ -191,7 +193,7 @@ class RateLimiter:
                 self._check_halt()
                 now = self._clock()
                 if now < self._paused_until:  # the service said its window is full
-                    await self._nap(self._paused_until - now)
+                    await nap(self._halt, self._paused_until - now)
                     continue
                 if not self.calls:
                     return
@@ -204,7 +206,7 @@ class RateLimiter:
                     self._open += 1
                     return
                 if self._finished:
-                    await self._nap(self._finished[0] + span - now)
+                    await nap(self._halt, self._finished[0] + span - now)
                 else:  # every place is held by a call still running: wait for one to end
                     self._released.clear()
                     await self._released.wait()
