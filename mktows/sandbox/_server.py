@@ -10,6 +10,7 @@ import errno
 import logging
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -217,6 +218,16 @@ class _PooledServer(WSGIServer):
             if alone:
                 self._start_worker()
             return accepted
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a reset, a broken pipe, a stall past the socket
+        timeout) is routine and logged at debug level; anything else is logged with
+        its traceback (socketserver would print both to stderr)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.debug("sandbox: a client went away: %r", exc)
+        else:
+            log.exception("sandbox: failure serving a connection")
 
     def _left(self) -> None:
         """A worker left accept() (the lock is held)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import socket
 import struct
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -55,8 +56,11 @@ def assert_still_serving(server: SandboxServer) -> None:
 
 
 def test_drain_stops_after_its_byte_budget(
-    sandbox_server: SandboxServer, capsys: pytest.CaptureFixture[str]
+    sandbox_server: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(server_module, "_DRAIN_SECONDS", 60.0)  # the budget ends it, not time
     conn, answer = refused(sandbox_server.port)
     with conn:
         assert answer.startswith(b"HTTP/1.0 413")
@@ -89,11 +93,24 @@ def test_drain_stops_at_its_deadline_while_the_client_trickles(
 
 
 def test_drain_survives_a_client_reset(
-    sandbox_server: SandboxServer, capsys: pytest.CaptureFixture[str]
+    sandbox_server: SandboxServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    drained = threading.Event()
+    real_drain = server_module._drain
+
+    def drain(conn: socket.socket) -> None:
+        try:
+            real_drain(conn)
+        finally:
+            drained.set()
+
+    monkeypatch.setattr(server_module, "_drain", drain)
     conn, answer = refused(sandbox_server.port)
     assert answer.startswith(b"HTTP/1.0 413")
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     conn.close()  # linger 0: a reset, which the draining server meets as an error
+    assert drained.wait(10)  # the drain met the reset and is over: its error was handled
     assert_still_serving(sandbox_server)
     assert "Traceback" not in capsys.readouterr().err

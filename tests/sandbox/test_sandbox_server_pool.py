@@ -101,11 +101,36 @@ def test_a_reset_connection_costs_no_worker(
     wait_for(lambda: server._idle == 2)
     assert httpx.get(url, timeout=10).text == "ok"
     assert server.workers == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_failure_in_the_handler_is_logged_not_printed(
+    pooled: tuple[_PooledServer, ThreadRecorder, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server, _, url = pooled
+    real_finish = server.finish_request
+
+    def finish_request(request: Any, client_address: Any) -> None:
+        monkeypatch.setattr(server, "finish_request", real_finish)  # once
+        raise RuntimeError("a bug in the handler")
+
+    monkeypatch.setattr(server, "finish_request", finish_request)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(url, timeout=10)  # closed unanswered
+    assert httpx.get(url, timeout=10).text == "ok"
+    [record] = [r for r in caplog.records if r.name == "mktows.sandbox._server"]
+    assert record.getMessage() == "sandbox: failure serving a connection"
+    assert record.exc_info is not None
+    assert "a bug in the handler" in str(record.exc_info[1])
+    assert "Traceback" not in capsys.readouterr().err
 
 
 class _Failing:
-    """The listening socket, whose accept() fails as with too many open files, with
-    ``errno`` ENFILE or ECONNABORTED, while ``failing`` is set."""
+    """The listening socket, whose accept() fails with ``code`` (EMFILE: too many open
+    files) while ``failing`` is set."""
 
     def __init__(self, sock: socket.socket, code: int) -> None:
         self.sock = sock

@@ -84,4 +84,5 @@ def test_the_sandbox_under_waitress_syncs_leads_over_one_connection(waitress_url
     assert again.lead_id == made[0].lead_id
     assert again.lead is not None
     assert again.lead.attributes.get("FirstName") == "Ada"
+    assert None not in connections  # each answer names its socket
     assert len(connections) == 1  # keep-alive: every call on the one connection
