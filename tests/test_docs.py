@@ -13,11 +13,20 @@ import mktows
 CLIENTS = ["Client", "AsyncClient", "RestClient", "AsyncRestClient"]
 
 
-@pytest.mark.parametrize("name", [n for n in mktows.__all__ if n != "__version__"])
+DOCUMENTED = [
+    name
+    for name in mktows.__all__
+    if inspect.isclass(getattr(mktows, name)) or inspect.isfunction(getattr(mktows, name))
+]
+
+
+def test_the_public_names_are_classes_and_functions() -> None:
+    assert sorted(DOCUMENTED) == sorted(n for n in mktows.__all__ if n != "__version__")
+
+
+@pytest.mark.parametrize("name", DOCUMENTED)
 def test_every_public_name_has_a_docstring(name: str) -> None:
-    value = getattr(mktows, name)
-    if inspect.isclass(value) or inspect.isfunction(value):
-        assert (value.__doc__ or "").strip(), f"mktows.{name} has no docstring"
+    assert (getattr(mktows, name).__doc__ or "").strip(), f"mktows.{name} has no docstring"
 
 
 @pytest.mark.parametrize("name", ["Client", "RestClient"])

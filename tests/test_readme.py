@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import ROOT
+from support import ROOT, clean_env
 
 README = ROOT / "README.md"
 RUN = ("python", "console")
@@ -72,14 +72,11 @@ def commands(block: str) -> str:
 
 
 def _env(workdir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MKTOWS_")}
-    env.update(
+    return clean_env(
         HOME=str(workdir),
         XDG_DATA_HOME=str(workdir / ".data"),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONPATH=str(ROOT),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    return env
 
 
 _ALL = blocks(README.read_text(encoding="utf-8"))
@@ -137,7 +134,9 @@ def test_readme_example_runs(block: Block, tmp_path: Path) -> None:
         try:
             stdout, stderr = proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
-            stdout, stderr = "", "timed out after 180 s"
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()  # what it printed before it hung
+            stderr += "\n[timed out after 180 s]"
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
