@@ -186,6 +186,25 @@ def run_mktows(
     )
 
 
+def add_fault(server: SandboxServer, rule: Mapping[str, object]) -> int:
+    """Add a fault rule through the sandbox's admin API; returns its id."""
+    answer = httpx.post(f"{_base(server)}/_sandbox/api/faults", json=dict(rule), timeout=10.0)
+    assert answer.status_code == 201, answer.text
+    rule_id: int = answer.json()["id"]
+    return rule_id
+
+
+def fault_rules(server: SandboxServer) -> list[dict[str, Any]]:
+    """The fault rules the admin API lists, with what is left of each (used up: gone)."""
+    answer = httpx.get(f"{_base(server)}/_sandbox/api/faults", timeout=10.0)
+    rules: list[dict[str, Any]] = answer.json()["faults"]
+    return rules
+
+
+def _base(server: SandboxServer) -> str:
+    return f"http://127.0.0.1:{server.port}"
+
+
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     ends = time.monotonic() + timeout
     while not condition():

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import SandboxServer
-from support import lead_counts
+from support import add_fault, fault_rules, lead_counts
 
 from mktows import ConfigError, FaultError, LeadRecord, RetryPolicy, SyncLeadResult
 from mktows.bulk import (
@@ -46,12 +46,6 @@ def rest_client(
     )
 
 
-def fault(server: SandboxServer, rule: dict[str, object]) -> None:
-    api = server.url.split("/soap/")[0] + "/_sandbox/api/faults"
-    answer = httpx.post(api, json=rule)
-    assert answer.status_code in (200, 201), answer.text
-
-
 def leads(count: int, domain: str = "x.com") -> list[LeadRecord]:
     return [LeadRecord(email=f"b{n}@{domain}") for n in range(count)]
 
@@ -73,7 +67,7 @@ def quick() -> RateLimiter:
 def test_a_window_that_never_opens_ends_the_rows_as_that_fault(
     sandbox_server: SandboxServer, batch_size: int
 ) -> None:
-    fault(sandbox_server, {"match": {"email": "*@x.com"}, "code": 606, "times": 20})
+    add_fault(sandbox_server, {"match": {"email": "*@x.com"}, "code": 606, "times": 20})
     rows = leads(2)
     found = asyncio.run(
         collect(
@@ -95,7 +89,7 @@ def test_a_dropped_call_is_tried_again_within_retries(
     sandbox_server: SandboxServer, batch_size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mktows.bulk")
-    fault(sandbox_server, {"match": {"email": "*@x.com"}, "drop": True, "times": 1})
+    add_fault(sandbox_server, {"match": {"email": "*@x.com"}, "drop": True, "times": 1})
     found = asyncio.run(
         collect(rest_client(sandbox_server), leads(3), batch_size=batch_size, retries=1)
     )
@@ -108,7 +102,7 @@ def test_a_dropped_call_is_tried_again_within_retries(
 def test_a_dropped_call_without_retries_left_is_an_error_row(
     sandbox_server: SandboxServer, batch_size: int
 ) -> None:
-    fault(sandbox_server, {"match": {"email": "b0@x.com"}, "drop": True, "times": 1})
+    add_fault(sandbox_server, {"match": {"email": "b0@x.com"}, "drop": True, "times": 1})
     found = asyncio.run(collect(rest_client(sandbox_server), leads(1), batch_size=batch_size))
     [result] = found
     assert (result.status, result.final) == (RowStatus.ERROR, False)
@@ -116,7 +110,7 @@ def test_a_dropped_call_without_retries_left_is_an_error_row(
 
 def test_a_refused_call_of_one_batch_fails_its_rows_only(sandbox_server: SandboxServer) -> None:
     # 1003 for the whole call: not transient, so the batch's rows end as that fault.
-    fault(sandbox_server, {"match": {"email": "b0@x.com"}, "code": 1003, "times": 1})
+    add_fault(sandbox_server, {"match": {"email": "b0@x.com"}, "code": 1003, "times": 1})
     rows = leads(4)
     found = asyncio.run(collect(rest_client(sandbox_server), rows, batch_size=2, workers=1))
     statuses = {r.row: r.status for r in found}
@@ -131,7 +125,7 @@ def test_a_refused_call_of_one_batch_fails_its_rows_only(sandbox_server: Sandbox
 def test_a_fault_that_stops_every_call_stops_the_run(sandbox_server: SandboxServer) -> None:
     # 607 (daily quota, SOAP 20015) on the first Sync Leads call: the batch holds two
     # groups (an Id is updateOnly, an email createOrUpdate), the second is not sent.
-    fault(sandbox_server, {"match": {"email": "b0@x.com"}, "code": 607, "times": 1})
+    add_fault(sandbox_server, {"match": {"email": "b0@x.com"}, "code": 607, "times": 1})
     rows = [LeadRecord(email="b0@x.com"), LeadRecord(id=5, email="c@y.com")]
 
     found: list[RowResult] = []
@@ -178,15 +172,13 @@ def test_a_stop_while_the_first_batch_runs_alone_starts_no_other(
 ) -> None:
     # Over REST the first batch runs alone (the token and Describe, once); the others
     # wait for it, and a stop meanwhile means they never start.
-    fault(sandbox_server, {"match": {"email": "b0@x.com"}, "delay_ms": 800, "times": 1})
+    add_fault(sandbox_server, {"match": {"email": "b0@x.com"}, "delay_ms": 800, "times": 1})
     stop = asyncio.Event()
-    api = sandbox_server.url.split("/soap/")[0] + "/_sandbox/api/faults"
 
     async def stop_once_in_flight() -> None:
         # The rule is used up as the first batch arrives, before its delay.
-        async with httpx.AsyncClient() as admin:
-            while (await admin.get(api)).json()["faults"]:
-                await asyncio.sleep(0.01)
+        while await asyncio.to_thread(fault_rules, sandbox_server):
+            await asyncio.sleep(0.01)
         stop.set()
 
     async def run() -> list[RowResult]:
@@ -216,7 +208,7 @@ def test_a_transient_batch_failure_is_tried_again_within_retries(
     sandbox_server: SandboxServer, rule: dict[str, object], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="mktows.bulk")
-    fault(sandbox_server, {"match": {"email": "b0@x.com"}, "times": 1, **rule})
+    add_fault(sandbox_server, {"match": {"email": "b0@x.com"}, "times": 1, **rule})
     root = sandbox_server.url.split("/soap/")[0]
     client = AsyncRestClient(
         f"{root}/rest",

@@ -11,10 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import SandboxServer
-from support import clean_env, journal_lines, lead_counts, read_results, write_csv
+from support import (
+    add_fault,
+    clean_env,
+    fault_rules,
+    journal_lines,
+    lead_counts,
+    read_results,
+    write_csv,
+)
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
@@ -24,26 +31,19 @@ def _leads(path: Path, count: int) -> Path:
     return write_csv(path, ["Email", "FirstName"], ([f"r{n}@x.com", f"N{n}"] for n in range(count)))
 
 
-def _fault(server: SandboxServer, rule: dict[str, object]) -> str:
-    api = server.url.split("/soap/")[0] + "/_sandbox/api/faults"
-    answer = httpx.post(api, json=rule)
-    assert answer.status_code in (200, 201), answer.text
-    return api
-
-
 def test_a_606_burst_over_rest_is_back_pressure_and_every_row_syncs(
     rest_env: SandboxServer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    api = _fault(rest_env, {"match": {"wire": "rest"}, "code": 606, "times": 2})
+    add_fault(rest_env, {"match": {"wire": "rest"}, "code": 606, "times": 2})
     source = _leads(tmp_path / "leads.csv", 700)
     # A one-second window keeps the pauses short (5/1 is the instance's 100/20 rate).
     argv = ["sync-leads", str(source), "--rate", "5/1", "--retries", "0", "--json"]
     code = main(argv)
     summary = json.loads(capsys.readouterr().out)
     assert (code, summary["created"], summary["fault"], summary["error"]) == (0, 700, 0, 0)
-    assert httpx.get(api).json() == {"faults": []}  # both 606s were answered
+    assert fault_rules(rest_env) == []  # both 606s were answered
     results = read_results(tmp_path / "leads.csv.results.csv")
     assert {r["status"] for r in results} == {"CREATED"}
     assert {r["Email"] for r in results} == {f"r{n}@x.com" for n in range(700)}

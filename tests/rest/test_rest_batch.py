@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import MakeSandboxServer, SandboxServer
-from support import query
+from support import add_fault, query
 
 from mktows import (
     AuthenticationError,
@@ -280,11 +280,6 @@ def test_a_foreign_id_without_a_configured_field_is_that_leads_error(
     assert isinstance(outcomes[1], SyncLeadResult)
 
 
-def _fault(server: SandboxServer, rule: dict[str, object]) -> None:
-    api = server.url.split("/soap/")[0] + "/_sandbox/api/faults"
-    assert httpx.post(api, json=rule).status_code in (200, 201)
-
-
 def test_a_cookie_that_cannot_be_associated_is_that_leads_error(
     sandbox_server: SandboxServer,
 ) -> None:
@@ -293,8 +288,8 @@ def test_a_cookie_that_cannot_be_associated_is_that_leads_error(
         client.sync_lead(LeadRecord(email="warm@x.com"))  # the token and Describe, cached
         # The first rule takes the Sync Leads call (it carries the email) and does nothing;
         # the second answers the body-less Associate Lead call that follows with 1003.
-        _fault(sandbox_server, {"match": {"email": "a@x.com"}, "delay_ms": 1, "times": 1})
-        _fault(sandbox_server, {"match": {"wire": "rest"}, "code": 1003, "times": 1})
+        add_fault(sandbox_server, {"match": {"email": "a@x.com"}, "delay_ms": 1, "times": 1})
+        add_fault(sandbox_server, {"match": {"wire": "rest"}, "code": 1003, "times": 1})
         outcomes = client.sync_leads_batch(
             [LeadRecord(email="a@x.com"), LeadRecord(email="b@x.com")],
             marketo_cookies=["id:1&token:t", None],

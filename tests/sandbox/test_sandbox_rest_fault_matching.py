@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-from support import SandboxServer
+from support import SandboxServer, add_fault, fault_rules
 
-from ._rest_util import Rest, base_url, error_code
+from ._rest_util import Rest, error_code
 
 
 @pytest.fixture
@@ -22,16 +21,8 @@ def rest(sandbox_server: SandboxServer) -> Iterator[Rest]:
         yield session
 
 
-def _add_rule(server: SandboxServer, rule: dict[str, object]) -> int:
-    answer = httpx.post(f"{base_url(server)}/_sandbox/api/faults", json=rule, timeout=10.0)
-    assert answer.status_code == 201, answer.text
-    rule_id: int = answer.json()["id"]
-    return rule_id
-
-
 def _hits(server: SandboxServer) -> dict[int, int]:
-    rules = httpx.get(f"{base_url(server)}/_sandbox/api/faults", timeout=10.0).json()["faults"]
-    return {rule["id"]: rule["hits"] for rule in rules}
+    return {rule["id"]: rule["hits"] for rule in fault_rules(server)}
 
 
 @pytest.mark.parametrize(
@@ -46,10 +37,10 @@ def _hits(server: SandboxServer) -> dict[int, int]:
 def test_a_body_without_an_input_email_matches_only_rules_without_one(
     rest: Rest, sandbox_server: SandboxServer, body: bytes, answered: str
 ) -> None:
-    by_email = _add_rule(sandbox_server, {"match": {"email": "*@flaky.test"}, "code": 615})
+    by_email = add_fault(sandbox_server, {"match": {"email": "*@flaky.test"}, "code": 615})
     assert error_code(rest.post_raw("leads.json", body)) == answered
     assert _hits(sandbox_server) == {by_email: 0}
-    any_rest = _add_rule(sandbox_server, {"match": {"wire": "rest"}, "code": 615, "times": 1})
+    any_rest = add_fault(sandbox_server, {"match": {"wire": "rest"}, "code": 615, "times": 1})
     assert error_code(rest.post_raw("leads.json", body)) == "615"
     assert _hits(sandbox_server) == {by_email: 0}  # the wire rule, used up, is gone
     assert any_rest not in _hits(sandbox_server)
@@ -62,7 +53,7 @@ def test_a_body_without_an_input_email_matches_only_rules_without_one(
 def test_a_delay_rule_slows_a_rest_call_that_then_succeeds(
     rest: Rest, sandbox_server: SandboxServer
 ) -> None:
-    _add_rule(sandbox_server, {"match": {"wire": "rest"}, "delay_ms": 400, "times": 1})
+    add_fault(sandbox_server, {"match": {"wire": "rest"}, "delay_ms": 400, "times": 1})
     started = time.monotonic()
     [created] = rest.sync([{"email": "slow@x.com"}])
     assert time.monotonic() - started >= 0.4

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from lxml import etree
-from support import SandboxServer, client_for
+from support import SandboxServer, client_for, fault_rules
 
 from mktows import LeadRecord
 
@@ -34,12 +34,6 @@ def _pre(page: str, element_id: str) -> str:
 def _c14n(xml: bytes) -> bytes:
     parser = etree.XMLParser(remove_blank_text=True)
     return etree.tostring(etree.fromstring(xml, parser), method="c14n")
-
-
-def _rules(server: SandboxServer) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{base_url(server)}/_sandbox/api/faults", timeout=10.0)
-    rules: list[dict[str, Any]] = answer.json()["faults"]
-    return rules
 
 
 def test_a_bad_filter_is_said_and_every_call_listed(sandbox_server: SandboxServer) -> None:
@@ -140,7 +134,7 @@ def test_the_form_adds_each_kind_of_rule(
     answer = _page(sandbox_server, "/faults", method="POST", data=form)
     assert answer.status_code == 303
     assert answer.headers["Location"] == "/_sandbox/faults"
-    [added] = _rules(sandbox_server)
+    [added] = fault_rules(sandbox_server)
     assert {k: v for k, v in added.items() if k not in ("id", "hits", "times_left")} == rule
     row = re.search(
         r'<table id="faults">.*?<tbody><tr>(.*?)</tr>', _page(sandbox_server, "/faults").text
@@ -171,15 +165,15 @@ def test_a_bad_form_is_400_with_the_reason_and_adds_nothing(
     shown = re.search(r'<p class="error" id="form-error">(.*?)</p>', answer.text)
     assert shown is not None
     assert message in html.unescape(shown.group(1))
-    assert _rules(sandbox_server) == []
+    assert fault_rules(sandbox_server) == []
 
 
 def test_the_remove_form_removes_the_rule(sandbox_server: SandboxServer) -> None:
     _page(sandbox_server, "/faults", method="POST", data={"action": "drop"})
-    [rule] = _rules(sandbox_server)
+    [rule] = fault_rules(sandbox_server)
     answer = _page(sandbox_server, f"/faults/{rule['id']}/delete", method="POST")
     assert (answer.status_code, answer.headers["Location"]) == (303, "/_sandbox/faults")
-    assert _rules(sandbox_server) == []
+    assert fault_rules(sandbox_server) == []
 
 
 _POST_ONLY_FORMS = "only the fault rule forms take POST"
