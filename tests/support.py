@@ -118,16 +118,18 @@ def read_results(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _journal_entries(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_bytes().split(b"\n")[1:] if line]
+
+
 def journal_lines(path: Path) -> list[dict[str, object]]:
     """The row lines of a journal (the header and the lines timing calls left out)."""
-    lines = [json.loads(line) for line in path.read_bytes().split(b"\n")[1:] if line]
-    return [line for line in lines if "call" not in line]
+    return [line for line in _journal_entries(path) if "call" not in line]
 
 
 def journal_calls(path: Path) -> list[float]:
     """The wall-clock times of the calls a journal records."""
-    lines = [json.loads(line) for line in path.read_bytes().split(b"\n")[1:] if line]
-    return [float(line["call"]) for line in lines if "call" in line]
+    return [float(line["call"]) for line in _journal_entries(path) if "call" in line]
 
 
 def lead_counts(db: Path) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -234,13 +235,28 @@ def test_a_stop_during_reconnect_waits_ends_the_run_at_once() -> None:
         sock.bind(("127.0.0.1", 0))
         unused_port = sock.getsockname()[1]  # closed again: nothing listens there
     stop = asyncio.Event()
+    stopped_at: list[float] = []
+
+    class StopInALongWait(logging.Handler):
+        """Sets the stop as the run logs its first 2 s reconnect wait."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "in 2.00s" in record.getMessage() and not stop.is_set():
+                stopped_at.append(time.monotonic())
+                stop.set()
 
     async def run() -> list[RowResult]:
-        asyncio.get_running_loop().call_later(0.3, stop.set)
         client = rest_client(f"http://127.0.0.1:{unused_port}")
         return await collect(client, leads(3), stop=stop, connect_failures=100)
 
-    assert asyncio.run(asyncio.wait_for(run(), 10)) == []
+    watcher = StopInALongWait()
+    logging.getLogger("mktows.bulk").addHandler(watcher)
+    try:
+        assert asyncio.run(asyncio.wait_for(run(), 20)) == []
+    finally:
+        logging.getLogger("mktows.bulk").removeHandler(watcher)
+    assert stopped_at, "the run never waited 2 s to reconnect"
+    assert time.monotonic() - stopped_at[0] < 1.0  # the 2 s wait was cut short
 
 
 def test_a_server_gone_after_answers_stops_the_run_after_give_up_after(
@@ -268,6 +284,7 @@ def test_a_server_gone_after_answers_stops_the_run_after_give_up_after(
     try:
         found, error = asyncio.run(asyncio.wait_for(run(), 30))
     finally:
+        server.__exit__(None, None, None)  # when the run failed first; else a no-op
         app.close()
     assert isinstance(error, UnreachableError)
     assert "Connect" in error.reason

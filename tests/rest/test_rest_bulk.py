@@ -45,7 +45,7 @@ def test_sync_leads_over_rest_batches_rows(
     results = read_results(tmp_path / "leads.csv.results.csv")
     assert len(results) == 651
     assert {r["row"] for r in results} == {str(n) for n in range(2, 653)}
-    assert len(journal_lines(tmp_path / "leads.csv.journal")) >= 651
+    assert len(journal_lines(tmp_path / "leads.csv.journal")) == 651  # one line a row
     assert lead_counts(rest_env.db_path)[0] == 650
 
 
@@ -163,7 +163,7 @@ def test_a_workspace_without_a_partition_makes_each_row_invalid_not_a_stop(
 
 
 def test_batch_size_is_checked_and_one_batch_runs_at_a_time(
-    sandbox_server: SandboxServer,
+    sandbox_server: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def run(rows: list[LeadRecord], batch_size: int, workers: int = 5) -> list[RowResult]:
         async with AsyncRestClient(
@@ -179,8 +179,11 @@ def test_batch_size_is_checked_and_one_batch_runs_at_a_time(
         asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=0))
     with pytest.raises(mktows.ConfigError, match="1 to 300"):
         asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=301))
-    # One batch in flight at a time, two leads a batch: five batches, one after another.
+    # One batch in flight at a time, two leads a batch: five calls, one after another,
+    # so each row's lead is created in row order.
+    caplog.set_level(logging.INFO, logger="mktows.sandbox")
     done = asyncio.run(
         run([LeadRecord(email=f"w{n}@x.com") for n in range(10)], batch_size=2, workers=1)
     )
-    assert sorted(r.lead_id or 0 for r in done) == list(range(1, 11))
+    assert [(r.row, r.lead_id) for r in done] == [(n, n) for n in range(1, 11)]
+    assert len(_sync_calls(caplog)) == 5
