@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -205,6 +206,13 @@ def fault_rules(server: SandboxServer) -> list[dict[str, Any]]:
 
 def _base(server: SandboxServer) -> str:
     return f"http://127.0.0.1:{server.port}"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound, then closed again)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import KEY
+from support import KEY, free_port
 
 import mktows
 from mktows import (
@@ -417,9 +417,7 @@ def test_a_dripping_server_is_cut_off_by_the_total_deadline(kind: str, dripper: 
 
 
 def test_connection_refused_is_a_transport_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/soap/mktows/2_2"
     with (
         Client(url, USER, KEY, retry=RetryPolicy(attempts=1)) as client,
@@ -538,9 +536,7 @@ def test_a_silent_server_ends_in_deadline_exceeded(kind: str) -> None:
 def test_a_refused_server_is_given_up_instead_of_backing_off(asynchronous: bool) -> None:
     """Connections refused: the next back-off (here over 8 s) would end past the
     connect budget, so the call raises the connection error at once instead."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}/soap/mktows/2_2"
     policy = RetryPolicy(attempts=10, backoff=10.0, multiplier=1.0)
     start = time.monotonic()

@@ -15,16 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+from support import free_port
+
 from mktows.sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 150
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _env() -> dict[str, str]:
@@ -98,7 +94,7 @@ def test_bulk_sync_survives_a_server_kill_and_restart(tmp_path: Path) -> None:
         writer.writerows([f"r{n}@example.com", f"N{n}"] for n in range(ROWS))
     db = tmp_path / "sandbox.db"
     journal = tmp_path / "leads.csv.journal"
-    port = _free_port()
+    port = free_port()
 
     server = _serve(port, db)
     bulk = _sync(source, port)

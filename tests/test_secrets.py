@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import subprocess
 import sys
 import traceback
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeSandboxServer
-from support import NO_RETRY
+from support import NO_RETRY, free_port
 
 import mktows
 from mktows import AsyncClient, Client, LeadRecord
@@ -69,9 +68,7 @@ def seen(caplog: pytest.LogCaptureFixture) -> Iterator[Seen]:
 
 
 def _refused_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}/soap/mktows/2_2"
+    return f"http://127.0.0.1:{free_port()}/soap/mktows/2_2"
 
 
 def _expect(seen: Seen, error: type[BaseException], call: Callable[[], object]) -> None:
@@ -155,9 +152,7 @@ def test_serve_never_shows_the_key(tmp_path: Path) -> None:
     """The real `mktows serve` process: its banner and its per-call log lines."""
     root = Path(__file__).resolve().parents[1]
     env = {"PYTHONPATH": str(root), "MKTOWS_ENCRYPTION_KEY": KEY, "PATH": "/usr/bin:/bin"}
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mktows", "serve", "--port", str(port), "--user-id", USER],
         env=env,

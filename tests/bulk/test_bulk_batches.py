@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import SandboxServer
-from support import add_fault, fault_rules, lead_counts
+from support import add_fault, fault_rules, free_port, lead_counts
 
 from mktows import ConfigError, FaultError, LeadRecord, RetryPolicy, SyncLeadResult
 from mktows.bulk import (
@@ -231,9 +230,7 @@ def test_a_transient_batch_failure_is_tried_again_within_retries(
 
 
 def test_a_stop_during_reconnect_waits_ends_the_run_at_once() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        unused_port = sock.getsockname()[1]  # closed again: nothing listens there
+    unused_port = free_port()  # closed again: nothing listens there
     stop = asyncio.Event()
     stopped_at: list[float] = []
 

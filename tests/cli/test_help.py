@@ -10,14 +10,13 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import ROOT, clean_env, spawn
+from support import ROOT, clean_env, free_port, spawn
 
 from mktows.cli import main
 
@@ -235,16 +234,10 @@ def _examples(helps: dict[str, str]) -> list[str]:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve_example(argv: list[str], cwd: Path, serve_epilog: str) -> None:
     """Run a serve example as the real process it is, on a free port (8080 may be
     taken on a shared machine), and point sync-lead at it as its help says."""
-    port = str(_free_port())
+    port = str(free_port())
     argv = [port if arg == "8080" else arg for arg in argv]
     server = spawn(argv[1:], clean_env(), cwd)
     try:

@@ -19,6 +19,7 @@ from support import (
     Endpoint,
     clean_env,
     credentials,
+    free_port,
     journal_calls,
     journal_lines,
     lead_counts,
@@ -34,17 +35,11 @@ from mktows.cli import main
 from mktows.sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Served:
     """A `mktows serve` process with the given limits, its SQLite file and endpoint."""
 
     def __init__(self, tmp_path: Path, calls: int, window: float, concurrency: int = 10) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.db = tmp_path / "served.db"
         config = tmp_path / "served.json"
         config.write_text(

@@ -5,12 +5,11 @@ loopback; and the settings rules (REST vs SOAP, flags, --env-file).
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 from conftest import SETTINGS_VARS, MakeSandboxServer, SandboxServer
-from support import lead_counts, read_results, write_csv
+from support import free_port, lead_counts, read_results, write_csv
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig
@@ -71,9 +70,7 @@ def test_sync_lead_rest_faults(
 def test_sync_lead_rest_unreachable(
     rest_env: SandboxServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     argv = ["sync-lead", "--email", "a@b.c", "--retries", "0", "--json"]
     assert main([*argv, "--identity-url", f"http://127.0.0.1:{port}/identity"]) == 4
     assert json.loads(capsys.readouterr().out)["status"] == "ERROR"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import MakeSandboxServer
-from support import NO_RETRY
+from support import NO_RETRY, free_port
 
 import mktows
 from mktows import LeadRecord
@@ -83,9 +82,7 @@ def _expect(seen: Seen, error: type[BaseException], call: Callable[[], object]) 
 
 
 def _refused() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def test_library_never_shows_secret_or_token(

@@ -6,7 +6,6 @@ import _thread
 import argparse
 import json
 import logging
-import socket
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import client_for, count_leads
+from support import client_for, count_leads, free_port
 
 from mktows import ConfigError, LeadRecord, SyncStatus
 from mktows.cli import main
@@ -267,12 +266,6 @@ def serve_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     configure_serve_parser(parser)
     return parser.parse_args(list(argv))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize(

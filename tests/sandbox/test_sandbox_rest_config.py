@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import free_port
 
 from mktows import ConfigError
 from mktows.cli.serve import configure_parser as configure_serve_parser
@@ -173,12 +174,8 @@ def test_serve_with_a_rest_client(
     monkeypatch: pytest.MonkeyPatch,
     from_env: bool,
 ) -> None:
-    import socket
-
     secret = "env-only-secret-9a2b"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     outcome: dict[str, Any] = {}
 

@@ -5,7 +5,6 @@ WSGI server. This runs it once under waitress, as the README shows, with keep-al
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,19 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import NO_RETRY, clean_env, wait_for
+from support import NO_RETRY, clean_env, free_port, wait_for
 
 from mktows import Client, LeadRecord, SyncStatus
 from mktows.sandbox import DEFAULT_ENCRYPTION_KEY, DEFAULT_USER_ID
 
 pytest.importorskip("waitress", reason="waitress is in the test extra: pip install -e '.[test]'")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers(url: str) -> bool:
@@ -37,7 +29,7 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture
 def waitress_url(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     # The README's command: waitress-serve --listen=HOST:PORT --call mktows.sandbox:make_app
     proc = subprocess.Popen(
         [
