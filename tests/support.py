@@ -107,6 +107,11 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) 
     return path
 
 
+def leads_csv(path: Path, count: int) -> Path:
+    """A CSV of ``count`` leads: Email rN@x.com, FirstName NN."""
+    return write_csv(path, ["Email", "FirstName"], ([f"r{n}@x.com", f"N{n}"] for n in range(count)))
+
+
 def write_jsonl(path: Path, records: Iterable[Mapping[str, object]]) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         for record in records:

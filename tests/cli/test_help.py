@@ -10,13 +10,11 @@ import re
 import shlex
 import shutil
 import signal
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import ROOT, clean_env, free_port, spawn
+from support import ROOT, clean_env, free_port, run_mktows, spawn
 
 from mktows.cli import main
 
@@ -253,15 +251,8 @@ def _serve_example(argv: list[str], cwd: Path, serve_epilog: str) -> None:
         soap = ("MKTOWS_ENDPOINT", "MKTOWS_USER_ID", "MKTOWS_ENCRYPTION_KEY")
         for names in (soap, tuple(sorted(set(pairs) - set(soap)))):
             env = {name: pairs[name].replace(":8080/", f":{port}/") for name in names}
-            done = subprocess.run(
-                [sys.executable, "-m", "mktows", "sync-lead", "--email", "served@jungle.com"],
-                env=clean_env(**env),
-                cwd=cwd,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
+            argv = ["sync-lead", "--email", "served@jungle.com"]
+            done = run_mktows(argv, clean_env(**env), cwd, timeout=60)
             assert done.returncode == 0, (names, done.stderr)
             assert done.stdout.startswith(("CREATED lead ", "UPDATED lead ")), done.stdout
     finally:

@@ -8,13 +8,11 @@ tests/sandbox (test_sandbox_config.py, test_sandbox_rest_config.py).
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
 import pytest
-from support import NO_RETRY, clean_env, spawn
+from support import NO_RETRY, clean_env, run_mktows, spawn
 
 from mktows import LeadRecord
 from mktows.cli import main
@@ -135,15 +133,7 @@ def test_a_log_file_serve_cannot_use_exits_2(
     tmp_path: Path, options: list[str], message: str
 ) -> None:
     options = [o.replace("{tmp}", str(tmp_path)) for o in options]
-    done = subprocess.run(
-        [sys.executable, "-m", "mktows", "serve", "--port", "0", *options],
-        env=clean_env(),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    done = run_mktows(["serve", "--port", "0", *options], clean_env(), tmp_path, timeout=30)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr

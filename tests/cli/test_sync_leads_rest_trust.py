@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,16 +17,14 @@ from support import (
     fault_rules,
     journal_lines,
     lead_counts,
+    leads_csv,
     read_results,
+    run_mktows,
     write_csv,
 )
 
 from mktows.cli import main
 from mktows.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-
-
-def _leads(path: Path, count: int) -> Path:
-    return write_csv(path, ["Email", "FirstName"], ([f"r{n}@x.com", f"N{n}"] for n in range(count)))
 
 
 def test_a_606_burst_over_rest_is_back_pressure_and_every_row_syncs(
@@ -37,7 +33,7 @@ def test_a_606_burst_over_rest_is_back_pressure_and_every_row_syncs(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     add_fault(rest_env, {"match": {"wire": "rest"}, "code": 606, "times": 2})
-    source = _leads(tmp_path / "leads.csv", 700)
+    source = leads_csv(tmp_path / "leads.csv", 700)
     # A one-second window keeps the pauses short (5/1 is the instance's 100/20 rate).
     argv = ["sync-leads", str(source), "--rate", "5/1", "--retries", "0", "--json"]
     code = main(argv)
@@ -54,21 +50,15 @@ def test_a_refused_rest_url_stops_fast_and_keeps_every_row_pending(
     refused_url: str, tmp_path: Path
 ) -> None:
     root = refused_url.split("/soap/")[0]
-    source = _leads(tmp_path / "leads.csv", 30)
+    source = leads_csv(tmp_path / "leads.csv", 30)
     argv = [
         "sync-leads", str(source), "--rest-url", f"{root}/rest",
         "--identity-url", f"{root}/identity", "--client-id", DEFAULT_CLIENT_ID,
         "--retries", "20", "--json",
     ]  # fmt: skip
-    run = subprocess.run(
-        [sys.executable, "-m", "mktows", *argv],
-        env=clean_env(MKTOWS_CLIENT_SECRET=DEFAULT_CLIENT_SECRET),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,  # twenty retries of each batch with backoff would take minutes
-        check=False,
-    )
+    env = clean_env(MKTOWS_CLIENT_SECRET=DEFAULT_CLIENT_SECRET)
+    # Twenty retries of each batch with backoff would take minutes.
+    run = run_mktows(argv, env, tmp_path, timeout=60)
     assert run.returncode == 4, run.stderr
     assert f"cannot reach {root}/rest: ConnectError: " in run.stderr
     assert "nothing was lost, run again to resume" in run.stderr
@@ -102,7 +92,7 @@ def test_batch_size_sets_the_leads_per_sync_leads_call(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="mktows.sandbox")
-    source = _leads(tmp_path / "leads.csv", 5)
+    source = leads_csv(tmp_path / "leads.csv", 5)
     assert main(["sync-leads", str(source), "--batch-size", "2"]) == 0
     syncs = [r for r in caplog.records if "POST /rest/v1/leads.json 200" in r.getMessage()]
     assert len(syncs) == 3  # 2 + 2 + 1

@@ -23,6 +23,7 @@ from support import (
     journal_calls,
     journal_lines,
     lead_counts,
+    leads_csv,
     query,
     read_results,
     run_mktows,
@@ -104,10 +105,6 @@ def _env() -> dict[str, str]:
     return clean_env(MKTOWS_ENCRYPTION_KEY=DEFAULT_ENCRYPTION_KEY)
 
 
-def _leads(path: Path, count: int) -> Path:
-    return write_csv(path, ["Email", "FirstName"], ([f"r{n}@x.com", f"N{n}"] for n in range(count)))
-
-
 # Finding 1: a trial run made the real run send nothing.
 def test_a_trial_on_the_embedded_sandbox_makes_the_real_run_refuse_then_restart_sends_all(
     embedded: Path,
@@ -115,7 +112,7 @@ def test_a_trial_on_the_embedded_sandbox_makes_the_real_run_refuse_then_restart_
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    source = _leads(tmp_path / "leads.csv", 4)
+    source = leads_csv(tmp_path / "leads.csv", 4)
     assert main(["sync-leads", str(source)]) == 0  # the trial, on the embedded sandbox
     capsys.readouterr()
 
@@ -137,7 +134,7 @@ def test_a_trial_on_the_embedded_sandbox_makes_the_real_run_refuse_then_restart_
 def test_another_journal_path_keeps_both_runs(
     embedded: Path, sandbox_server: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = _leads(tmp_path / "leads.csv", 3)
+    source = leads_csv(tmp_path / "leads.csv", 3)
     assert main(["sync-leads", str(source)]) == 0
     other = tmp_path / "real.journal"
     argv = ["sync-leads", str(source), *credentials(sandbox_server), "--journal", str(other)]
@@ -146,6 +143,7 @@ def test_another_journal_path_keeps_both_runs(
     assert main(argv) == 0  # the same target again: resumes, sends nothing
     assert "3 row(s) already done" in capsys.readouterr().err
     assert lead_counts(sandbox_server.db_path) == (3, 3)
+    assert len(journal_lines(tmp_path / "leads.csv.journal")) == 3  # the trial's, kept
 
 
 # Finding 2: a fix was never applied.
@@ -193,7 +191,7 @@ def test_a_kill_and_an_immediate_rerun_sync_every_row_without_limit_faults(
 ) -> None:
     server = served()
     count = 40
-    source = _leads(tmp_path / "leads.csv", count)
+    source = leads_csv(tmp_path / "leads.csv", count)
     journal = tmp_path / "leads.csv.journal"
     argv = ["sync-leads", str(source), *_soap(server.url), "--rate", "10/2", "--concurrency", "4"]
     first = spawn(argv, _env(), tmp_path)
@@ -221,7 +219,7 @@ def test_an_integration_sharing_the_limit_meets_back_pressure_not_faults(
     # "another integration". Every 20023 pauses the run; no row ends with it.
     server = served(calls=5, window=2.0)
     count = 24
-    source = _leads(tmp_path / "leads.csv", count)
+    source = leads_csv(tmp_path / "leads.csv", count)
     argv = ["sync-leads", str(source), *_soap(server.url), "--rate", "10/2", "--retries", "0"]
     run = run_mktows(argv, _env(), tmp_path, timeout=120)
     assert run.returncode == 0, run.stderr
@@ -235,7 +233,7 @@ def test_an_interrupt_sends_no_new_call(
     served: Callable[..., Served], tmp_path: Path, signum: int
 ) -> None:
     server = served()
-    source = _leads(tmp_path / "leads.csv", 60)
+    source = leads_csv(tmp_path / "leads.csv", 60)
     journal = tmp_path / "leads.csv.journal"
     # Ten calls fill the window at once; then every row waits ~4 s at the limiter.
     argv = ["sync-leads", str(source), *_soap(server.url), "--rate", "10/4", "--concurrency", "10"]
@@ -269,7 +267,7 @@ def test_one_sync_lead_to_a_refused_port_gives_up_within_seconds(
 def test_a_bulk_run_against_a_refused_port_stops_and_keeps_every_row_pending(
     refused_url: str, tmp_path: Path
 ) -> None:
-    source = _leads(tmp_path / "leads.csv", 30)
+    source = leads_csv(tmp_path / "leads.csv", 30)
     argv = ["sync-leads", str(source), *_soap(refused_url), "--retries", "20", "--json"]
     run = run_mktows(argv, _env(), tmp_path, timeout=60)
     assert run.returncode == 4, run.stderr
