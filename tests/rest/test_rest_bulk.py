@@ -158,7 +158,10 @@ def test_a_workspace_without_a_partition_makes_each_row_invalid_not_a_stop(
         found = asyncio.run(run(batch_size))
         assert sorted(r.row for r in found) == [1, 2, 3, 4]
         assert {r.status for r in found} == {RowStatus.INVALID}
-        assert all("Elsewhere" in (r.error or "") for r in found)
+        # A per-row problem stays per row (issue #11, finding 6): each row says why, none sent.
+        assert all(
+            "workspace 'Elsewhere' has no partition mapping" in (r.error or "") for r in found
+        )
     assert lead_counts(sandbox_server.db_path)[0] == 0
 
 

@@ -101,9 +101,6 @@ def test_the_same_token_handed_back_is_kept_until_it_really_expires() -> None:
     # Adobe, "Authentication": before expiry the identity endpoint "returns the same
     # token and its remaining lifespan": renewing 60 s early would fetch it again and
     # again, so a token already held is used until a second before it expires.
-    from mktows._models import Secret
-    from mktows.rest._settings import TokenCache
-
     cache = TokenCache()
     cache.store(Secret("tok"), 3600, now=0)
     assert cache.current(3539) is not None
