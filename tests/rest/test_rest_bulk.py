@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SandboxServer
-from support import journal_lines, lead_counts, read_results, write_csv
+from support import journal_lines, lead_counts, query, read_results, write_csv
 
 import mktows
 from mktows import LeadRecord
@@ -25,6 +27,27 @@ SYNC_CALL = "POST /rest/v1/leads.json 200"
 
 def _sync_calls(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if SYNC_CALL in r.getMessage()]
+
+
+def _run(
+    server: SandboxServer,
+    rows: Sequence[LeadRecord | Row],
+    partitions: dict[str, str] | None = None,
+    **options: Any,
+) -> list[RowResult]:
+    """sync_leads over an AsyncRestClient for ``server``: every result, in yield order."""
+
+    async def run() -> list[RowResult]:
+        async with AsyncRestClient(
+            server.rest_url,
+            server.identity_url,
+            DEFAULT_CLIENT_ID,
+            DEFAULT_CLIENT_SECRET,
+            partitions=partitions,
+        ) as client:
+            return [r async for r in sync_leads(client, rows, **options)]
+
+    return asyncio.run(asyncio.wait_for(run(), 60))
 
 
 def test_sync_leads_over_rest_batches_rows(
@@ -77,30 +100,12 @@ def test_the_batched_runner_keeps_keys_apart_and_rows_in_results(
 ) -> None:
     leads = [LeadRecord(email=f"k{n % 3}@x.com", attributes={"Title": str(n)}) for n in range(9)]
 
-    async def run() -> list[tuple[int, RowStatus, int | None]]:
-        async with AsyncRestClient(
-            sandbox_server.rest_url,
-            sandbox_server.identity_url,
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-        ) as client:
-            return [
-                (r.row, r.status, r.lead_id)
-                async for r in sync_leads(client, leads, batch_size=300, workers=5)
-            ]
-
-    found = sorted(asyncio.run(run()))
+    done = _run(sandbox_server, leads, batch_size=300, workers=5)
+    found = sorted((r.row, r.status, r.lead_id) for r in done)
     assert [status for _, status, _ in found] == [RowStatus.CREATED] * 3 + [RowStatus.UPDATED] * 6
     assert [lead_id for _, _, lead_id in found] == [1, 2, 3] * 3
-    titles = [attrs for (attrs,) in _titles(sandbox_server)]
-    assert titles == ['{"Title": "6"}', '{"Title": "7"}', '{"Title": "8"}']  # file order kept
-
-
-def _titles(server: SandboxServer) -> list[tuple[str]]:
-    import sqlite3
-
-    with sqlite3.connect(server.db_path) as conn:
-        return conn.execute("SELECT attrs FROM leads ORDER BY id").fetchall()
+    titles = query(sandbox_server.db_path, "SELECT attrs FROM leads ORDER BY id")
+    assert titles == [('{"Title": "6"}',), ('{"Title": "7"}',), ('{"Title": "8"}',)]  # file order
 
 
 def test_a_row_the_wire_cannot_carry_is_invalid_and_the_run_goes_on(
@@ -116,16 +121,7 @@ def test_a_row_the_wire_cannot_carry_is_invalid_and_the_run_goes_on(
         Row(4, lead=None, error="no key"),
     ]
 
-    async def run() -> list[RowResult]:
-        async with AsyncRestClient(
-            sandbox_server.rest_url,
-            sandbox_server.identity_url,
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-        ) as client:
-            return [r async for r in sync_leads(client, rows)]
-
-    found = {r.row: r for r in asyncio.run(run())}
+    found = {r.row: r for r in _run(sandbox_server, rows)}
     assert {n: r.status for n, r in found.items()} == {
         1: RowStatus.CREATED,
         2: RowStatus.INVALID,
@@ -143,19 +139,14 @@ def test_a_workspace_without_a_partition_makes_each_row_invalid_not_a_stop(
 ) -> None:
     leads = [LeadRecord(email=f"p{n}@x.com") for n in range(4)]
 
-    async def run(batch_size: int) -> list[RowResult]:
-        async with AsyncRestClient(
-            sandbox_server.rest_url,
-            sandbox_server.identity_url,
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-            partitions={"Default": "Default"},
-        ) as client:
-            found = sync_leads(client, leads, batch_size=batch_size, workspace="Elsewhere")
-            return [r async for r in found]
-
     for batch_size in (300, 1):  # batched, and one lead a call
-        found = asyncio.run(run(batch_size))
+        found = _run(
+            sandbox_server,
+            leads,
+            partitions={"Default": "Default"},
+            batch_size=batch_size,
+            workspace="Elsewhere",
+        )
         assert sorted(r.row for r in found) == [1, 2, 3, 4]
         assert {r.status for r in found} == {RowStatus.INVALID}
         # A per-row problem stays per row (issue #11, finding 6): each row says why, none sent.
@@ -168,25 +159,14 @@ def test_a_workspace_without_a_partition_makes_each_row_invalid_not_a_stop(
 def test_batch_size_is_checked_and_one_batch_runs_at_a_time(
     sandbox_server: SandboxServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def run(rows: list[LeadRecord], batch_size: int, workers: int = 5) -> list[RowResult]:
-        async with AsyncRestClient(
-            sandbox_server.rest_url,
-            sandbox_server.identity_url,
-            DEFAULT_CLIENT_ID,
-            DEFAULT_CLIENT_SECRET,
-        ) as client:
-            found = sync_leads(client, rows, batch_size=batch_size, workers=workers)
-            return [r async for r in found]
-
     with pytest.raises(mktows.ConfigError, match="1 to 300"):
-        asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=0))
+        _run(sandbox_server, [LeadRecord(email="a@x.com")], batch_size=0)
     with pytest.raises(mktows.ConfigError, match="1 to 300"):
-        asyncio.run(run([LeadRecord(email="a@x.com")], batch_size=301))
+        _run(sandbox_server, [LeadRecord(email="a@x.com")], batch_size=301)
     # One batch in flight at a time, two leads a batch: five calls, one after another,
     # so each row's lead is created in row order.
     caplog.set_level(logging.INFO, logger="mktows.sandbox")
-    done = asyncio.run(
-        run([LeadRecord(email=f"w{n}@x.com") for n in range(10)], batch_size=2, workers=1)
-    )
+    rows = [LeadRecord(email=f"w{n}@x.com") for n in range(10)]
+    done = _run(sandbox_server, rows, batch_size=2, workers=1)
     assert [(r.row, r.lead_id) for r in done] == [(n, n) for n in range(1, 11)]
     assert len(_sync_calls(caplog)) == 5
