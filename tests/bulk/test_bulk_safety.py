@@ -464,3 +464,13 @@ def no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db = tmp_path / "state" / "sandbox.sqlite3"
     monkeypatch.setenv("MKTOWS_SANDBOX_DB", str(db))
     return db
+
+
+def test_a_call_time_the_disk_refuses_is_kept_as_the_write_error(tmp_path: Path) -> None:
+    ledger = ledger_at(tmp_path)
+    onto_a_full_disk(ledger._journal.fileno())
+    ledger.note_call(1_700_000_000.0)  # never raised here: the run goes on
+    assert ledger.write_error is not None
+    assert "No space left on device" in str(ledger.write_error)
+    ledger.close()
+    assert isinstance(ledger.write_error, JournalWriteError)  # what the CLI reports
