@@ -40,12 +40,16 @@ def _fixed_app(environ: dict[str, Any], start_response: StartResponse) -> Iterab
 
 
 def _serve(kind: str, db: str) -> None:
-    """Run the sandbox (limits off, SQLite file ``db``) or the fixed app; stop when stdin closes."""
+    """Run the sandbox on SQLite file ``db`` (``sandbox``: limits off; ``limited``: its
+    default limits, 100 calls / 20 s and 10 at once) or the fixed app; stop when stdin
+    closes."""
     from mktows.sandbox import SandboxConfig, make_app, serve_in_thread
 
     app: Any
     if kind == "sandbox":
         app = make_app(SandboxConfig(rate_limit_calls=0, concurrency_limit=0, daily_quota=0), db)
+    elif kind == "limited":
+        app = make_app(SandboxConfig(), db)
     else:
         app = _fixed_app
     try:
@@ -53,7 +57,7 @@ def _serve(kind: str, db: str) -> None:
             print(server.url, flush=True)
             sys.stdin.read()
     finally:
-        if kind == "sandbox":
+        if kind != "fixed":
             app.close()
 
 
