@@ -213,6 +213,18 @@ def _base(server: SandboxServer) -> str:
     return f"http://127.0.0.1:{server.port}"
 
 
+def raw_exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
+    """Send raw bytes on a new connection and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(data)
+        if half_close:
+            conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def free_port() -> int:
     """A loopback port nothing listens on (bound, then closed again)."""
     with socket.socket() as probe:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import raw_exchange
 
 from mktows.sandbox import RunningServer, SandboxApp, make_app, serve_forever, serve_in_thread
 from mktows.sandbox._record import LeadBook
@@ -27,16 +28,6 @@ def served() -> Iterator[tuple[SandboxApp, str]]:
         app.close()
 
 
-def _raw(base: str, request: bytes) -> bytes:
-    host, port = base.split("//", 1)[1].split("/", 1)[0].split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
-        conn.sendall(request)
-        chunks = []
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_bodies_the_admin_api_cannot_read(served: tuple[SandboxApp, str]) -> None:
     _, api = served
     chunked = httpx.post(api + "/leads", content=iter([b'{"leads": []}']))
@@ -45,8 +36,8 @@ def test_bodies_the_admin_api_cannot_read(served: tuple[SandboxApp, str]) -> Non
     big = httpx.post(api + "/leads", content=b" " * (2 << 20), headers={"Content-Type": "x"})
     assert big.status_code == 413
     assert "the limit is" in big.json()["error"]
-    answer = _raw(
-        api,
+    answer = raw_exchange(
+        httpx.URL(api).port or 80,
         b"POST /_sandbox/api/reset HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n"
         b"Connection: close\r\n\r\n",
     )

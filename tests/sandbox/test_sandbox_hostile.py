@@ -5,13 +5,12 @@ sandbox keeps serving; what mainstream SOAP stacks send is accepted.
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from support import SOAP_HEADERS, SandboxServer, client_for, envelope, query
+from support import SOAP_HEADERS, SandboxServer, client_for, envelope, query, raw_exchange
 
 from mktows import Fault, LeadRecord, SyncStatus, parse_sync_lead_response, sign
 
@@ -26,18 +25,6 @@ SECRET = "canary-5f1c0e"
 
 def fresh(server: SandboxServer, lead: LeadRecord | None = None) -> bytes:
     return envelope(server, lead, when=NOW())
-
-
-def raw_exchange(port: int, data: bytes, *, half_close: bool = False) -> bytes:
-    """Send raw bytes on a new connection and read the whole answer."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
-        conn.sendall(data)
-        if half_close:
-            conn.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := conn.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def http_head(length: int | str | None, extra: str = "") -> bytes:

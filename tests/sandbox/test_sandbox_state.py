@@ -14,7 +14,8 @@ from support import MakeSandboxServer, client_for, query
 
 from mktows import LeadRecord, SyncStatus
 from mktows.sandbox import SandboxConfig
-from mktows.sandbox._wsgi import ENDPOINT_PATH
+
+from ._rest_util import base_url
 
 THREADS, CALLS, KEYS = 20, 50, 10
 UNLIMITED = SandboxConfig(
@@ -133,7 +134,6 @@ def test_a_file_from_an_earlier_sandbox_keeps_working(
         assert c.sync_lead(LeadRecord(email="old@x.com")).lead_id == 1  # UPDATED
         made = c.sync_lead(LeadRecord(foreign_sys_person_id="F1", foreign_sys_type="CUSTOM"))
         assert (made.status, made.lead_id) == (SyncStatus.CREATED, 2)
-        base = server.url[: -len(ENDPOINT_PATH)]
-        assert httpx.post(f"{base}/_sandbox/api/reset", timeout=10).status_code == 200
+        assert httpx.post(f"{base_url(server)}/_sandbox/api/reset", timeout=10).status_code == 200
         again = c.sync_lead(LeadRecord(email="first@x.com"))
     assert (again.status, again.lead_id) == (SyncStatus.CREATED, 1)  # Ids start again at 1
